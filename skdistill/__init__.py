@@ -1,0 +1,37 @@
+"""skdistill: knowledge distillation as scikit-learn estimators.
+
+Compress a slow or large model (the teacher) into a small neural student
+trained with skorch, that answers like the teacher.
+"""
+
+from ._augment import MungeAugmenter
+from ._cache import clear_cache
+from ._classifier import DistilledClassifier
+from ._loss import (
+    DistillationLoss,
+    RegressionDistillationLoss,
+    distillation_loss,
+    regression_distillation_loss,
+)
+from ._preprocessing import infer_column_kinds, make_default_preprocessor
+from ._regressor import DistilledRegressor
+from ._student import MLP, StudentNet, TensorBatches
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DistilledClassifier",
+    "DistilledRegressor",
+    "MungeAugmenter",
+    "MLP",
+    "StudentNet",
+    "TensorBatches",
+    "DistillationLoss",
+    "RegressionDistillationLoss",
+    "distillation_loss",
+    "regression_distillation_loss",
+    "make_default_preprocessor",
+    "infer_column_kinds",
+    "clear_cache",
+    "__version__",
+]

@@ -1,0 +1,307 @@
+"""The shared machinery of DistilledClassifier and DistilledRegressor.
+
+One fit, in order (:meth:`BaseDistiller.fit`):
+
+1. validate the parameters and X (``_check_X``) and y (``_check_y``, per task);
+2. resolve the teacher into an adapter (:mod:`skdistill._teacher`), fitting
+   a clone of an unfitted teacher (cached, :mod:`skdistill._cache`);
+3. fit the student's preprocessor (:mod:`skdistill._preprocessing`);
+4. build the transfer set: the real rows, user-supplied unlabeled rows and
+   synthetic rows (:mod:`skdistill._augment`), all labelled by the teacher
+   through the cache;
+5. build the packed targets (``_build_targets``, per task, see
+   :mod:`skdistill._loss`);
+6. train the skorch student (:mod:`skdistill._student`).
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.utils import check_random_state, get_tags
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import (
+    _assert_all_finite,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
+
+from . import _cache
+from ._augment import check_augmenter
+from ._preprocessing import check_encoded, infer_column_kinds, make_default_preprocessor
+from ._student import build_student, predict_raw, resident_device, resolve_device
+from ._teacher import _is_torch_module, is_fitted, resolve_teacher, teacher_list
+
+
+def _teacher_allows_nan(teacher):
+    teachers, _ = teacher_list(teacher) if isinstance(teacher, (list, tuple)) and teacher else ([teacher], False)
+    for t in teachers:
+        if _is_torch_module(t):
+            return False
+        try:
+            if not get_tags(t).input_tags.allow_nan:
+                return False
+        except Exception:
+            return False
+    return True
+
+
+def _seed_from(key):
+    return int(key[:8], 16)
+
+
+class BaseDistiller(BaseEstimator):
+    """Base class for distilled estimators. Not for direct use."""
+
+    _task = None  # "classification" or "regression"
+
+    _parameter_constraints = {
+        "teacher": "no_validation",
+        "teacher_weights": ["array-like", None],
+        "alpha": [Interval(numbers.Real, 0, 1, closed="both")],
+        "student": "no_validation",
+        "hidden_layer_sizes": [StrOptions({"auto"}), "array-like"],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "augment": [StrOptions({"munge"}), HasMethods(["generate"]), None],
+        "preprocessor": [HasMethods(["fit", "transform"]), None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "memory": [None, str, HasMethods(["cache"])],
+        "labeling_batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": "no_validation",
+        "callbacks": [list, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------------------
+    # cloning: a fitted teacher is shared, never copied
+
+    def __sklearn_clone__(self):
+        params = self.get_params(deep=False)
+        teacher = params.pop("teacher")
+        new = {k: clone(v, safe=False) for k, v in params.items()}
+        teachers, several = teacher_list(teacher) if _is_sequence(teacher) else ([teacher], False)
+        kept = [t if is_fitted(t) else clone(t) for t in teachers]
+        new["teacher"] = type(teacher)(kept) if several else kept[0]
+        obj = type(self)(**new)
+        if hasattr(self, "_metadata_request"):
+            obj._metadata_request = clone(self._metadata_request)
+        return obj
+
+    def set_params(self, **params):
+        nested = [k for k in params if k.startswith("teacher__")]
+        if nested and not _is_sequence(self.teacher) and is_fitted(self.teacher):
+            raise ValueError(
+                f"cannot set {nested}: the teacher is fitted and shared (never copied), so "
+                "setting its parameters would change your model. Pass an unfitted teacher "
+                "to tune its hyperparameters."
+            )
+        return super().set_params(**params)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = _teacher_allows_nan(self.teacher)
+        tags.target_tags.required = self.alpha < 1
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # ------------------------------------------------------------------
+    # validation
+
+    def _check_X(self, X, *, reset, allow_nan=None):
+        """Validate X without converting a DataFrame (the teacher gets it as is)."""
+        if isinstance(X, pd.DataFrame):
+            if X.shape[0] == 0:
+                raise ValueError(
+                    f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+                )
+            if X.shape[1] == 0:
+                raise ValueError(
+                    f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+                )
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            numeric = X.select_dtypes(include=["number"])
+            values = numeric.to_numpy(dtype=np.float64, na_value=np.nan) if numeric.shape[1] else None
+        else:
+            X = check_array(X, dtype=None, ensure_all_finite=False, accept_sparse=False)
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            values = X if X.dtype.kind in "biuf" else None
+        if allow_nan is None:
+            allow_nan = self._allow_nan_
+        if values is not None:
+            _assert_all_finite(
+                values, allow_nan=allow_nan, estimator_name=type(self).__name__, input_name="X"
+            )
+        return X
+
+    # ------------------------------------------------------------------
+    # per task, overridden
+
+    def _check_y(self, y, n_samples):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _after_teacher(self, adapter, y):  # pragma: no cover - abstract
+        """Set task attributes (classes_, ...); return y encoded for the loss."""
+        raise NotImplementedError
+
+    def _build_targets(self, outputs, y_enc, n_real):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _criterion(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------
+    # fit
+
+    def _reset(self):
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, name)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, *, X_unlabeled=None):
+        """Distil the teacher into the student.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Training rows, passed to the teacher exactly as given.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
+            True targets. May be None only when ``alpha=1`` and the teacher
+            is fitted.
+        X_unlabeled : array-like or DataFrame, default=None
+            Extra rows without targets, same columns as X. The teacher labels
+            them and the student learns the teacher's outputs on them.
+
+        Returns
+        -------
+        self : object
+        """
+        self._reset()
+        try:
+            return self._fit(X, y, X_unlabeled)
+        except BaseException:
+            self._reset()
+            raise
+
+    def _fit(self, X, y, X_unlabeled):
+        device = resolve_device(self.device)
+        allow_nan = _teacher_allows_nan(self.teacher)
+        X = self._check_X(X, reset=True, allow_nan=allow_nan)
+        n = X.shape[0]
+        y = self._check_y(y, n)
+        rng = check_random_state(self.random_state)
+        x_key = _cache.data_key(X)
+        seed = _seed_from(x_key) if self.random_state is None else int(rng.randint(2**31 - 1))
+
+        adapter = resolve_teacher(
+            self.teacher,
+            self.teacher_weights,
+            task=self._task,
+            X=X,
+            y=y,
+            n_features=X.shape[1],
+            device=device,
+            fit_one=lambda t, X_, y_: _cache.fit_teacher(t, X_, y_, self.memory),
+            labeling_batch_size=self.labeling_batch_size,
+            verbose=self.verbose,
+        )
+        y_enc = self._after_teacher(adapter, y)
+
+        # the student's view of the data
+        kinds = infer_column_kinds(X)
+        if self.preprocessor is None:
+            pre = make_default_preprocessor(kinds, n, random_state=seed)
+        else:
+            pre = clone(self.preprocessor)
+        Z = check_encoded(pre.fit_transform(X))
+
+        # the transfer set
+        outputs = [_cache.teacher_outputs(adapter, X, x_key, self.memory)]
+        encoded = [Z]
+        if X_unlabeled is not None:
+            X_u = self._check_X(X_unlabeled, reset=False, allow_nan=allow_nan)
+            outputs.append(_cache.teacher_outputs(adapter, X_u, _cache.data_key(X_u), self.memory))
+            encoded.append(check_encoded(pre.transform(X_u)))
+        augmenter = check_augmenter(self.augment)
+        if augmenter is not None and n >= 2:
+            synth_key = _cache.data_key(x_key, augmenter.get_params() if hasattr(augmenter, "get_params") else repr(augmenter), seed, kinds)
+            X_s = _cache.cached_call(
+                synth_key,
+                lambda: augmenter.generate(X, Z, kinds, random_state=seed, verbose=self.verbose),
+            )
+            outputs.append(_cache.teacher_outputs(adapter, X_s, synth_key, self.memory))
+            encoded.append(check_encoded(pre.transform(X_s)))
+        outputs = np.concatenate(outputs, axis=0)
+        Z_all = np.concatenate(encoded, axis=0) if len(encoded) > 1 else Z
+        targets = self._build_targets(outputs, y_enc, n)
+
+        # the student
+        net = build_student(
+            student=self.student,
+            criterion=self._criterion(),
+            criterion_params=self._criterion_params(),
+            n_inputs=Z_all.shape[1],
+            n_outputs=self._n_student_outputs(outputs),
+            hidden_layer_sizes=self.hidden_layer_sizes,
+            dropout=self.dropout,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            device=device,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            callbacks=self.callbacks,
+            verbose=self.verbose,
+        )
+        where = resident_device(Z_all.nbytes + targets.nbytes, net.device)
+        data = torch.utils.data.TensorDataset(
+            torch.from_numpy(Z_all).to(where), torch.from_numpy(targets).to(where)
+        )
+        devices = [torch.device(net.device).index or 0] if torch.device(net.device).type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            net.fit(data, None)
+
+        self.teacher_ = adapter.estimator if not isinstance(adapter.estimator, tuple) else list(adapter.estimator)
+        self.preprocessor_ = pre
+        self.column_kinds_ = kinds
+        self.student_ = net
+        self.n_transfer_ = Z_all.shape[0]
+        self._allow_nan_ = allow_nan
+        return self
+
+    def _n_student_outputs(self, outputs):
+        return outputs.shape[1]
+
+    # ------------------------------------------------------------------
+    # predict
+
+    def _encode(self, X):
+        check_is_fitted(self, "student_")
+        X = self._check_X(X, reset=False)
+        return check_encoded(self.preprocessor_.transform(X))
+
+    def _raw_predict(self, X):
+        """The student's raw outputs (logits, or standardized predictions)."""
+        Z = self._encode(X)
+        return predict_raw(self.student_.module_, Z, self.student_.device)
+
+
+def _is_sequence(obj):
+    return isinstance(obj, (list, tuple))
+
+
+def _warn(msg):
+    warnings.warn(msg, UserWarning, stacklevel=3)

@@ -1,0 +1,220 @@
+"""Caching of teacher fits and teacher outputs.
+
+Two layers, both keyed by what determines the result:
+
+* an in-process LRU cache, so that the temperature/alpha candidates of a grid
+  search (which see the same training folds) query a prefit teacher once per
+  distinct training set. A fitted teacher is identified by object identity
+  plus a cheap fingerprint of its fitted state (ids of its fitted attributes,
+  recursively; versions of torch parameters), so refitting it in place, or
+  training a torch teacher, invalidates its entries;
+* an optional :class:`joblib.Memory` (``memory=`` as in
+  :class:`~sklearn.pipeline.Pipeline`) that persists across processes and
+  runs; joblib hashes the teacher and the data itself.
+
+Temperature and alpha act after the cache: the cache holds raw logits.
+"""
+
+import threading
+import weakref
+from collections import OrderedDict
+
+import joblib
+import numpy as np
+from sklearn.utils.validation import check_memory
+
+#: Bound of the in-process output cache, in bytes of cached arrays.
+MAX_CACHE_BYTES = 512 * 2**20
+#: Bound of the in-process cache of fitted teachers, in entries.
+MAX_FITTED_TEACHERS = 8
+
+
+def data_key(*arrays):
+    """A content hash of arrays / DataFrames (joblib.hash)."""
+    return joblib.hash(arrays)
+
+
+def _fingerprint(obj, depth=0):
+    """Cheap fingerprint of a fitted model's state (no hashing of its arrays)."""
+    if depth > 6:
+        return id(obj)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        torch = None
+    if torch is not None and isinstance(obj, torch.nn.Module):
+        state = [(n, id(t), t._version) for n, t in obj.state_dict(keep_vars=True).items()]
+        return ("torch", id(obj), tuple(state))
+    if isinstance(obj, (list, tuple)):
+        return tuple(_fingerprint(o, depth + 1) for o in obj)
+    if hasattr(obj, "get_params") or hasattr(obj, "module_"):
+        items = []
+        for name, value in sorted(vars(obj).items()):
+            if hasattr(value, "get_params") or isinstance(value, (list, tuple)) or (
+                torch is not None and isinstance(value, torch.nn.Module)
+            ):
+                items.append((name, _fingerprint(value, depth + 1)))
+            else:
+                items.append((name, id(value)))
+        return (type(obj).__name__, id(obj), tuple(items))
+    return id(obj)
+
+
+class _Entry:
+    __slots__ = ("value", "refs", "nbytes")
+
+    def __init__(self, value, refs, nbytes):
+        self.value = value
+        self.refs = refs
+        self.nbytes = nbytes
+
+
+class _LRU:
+    """A thread-safe LRU mapping bounded by entries and by bytes."""
+
+    def __init__(self, max_entries=None, max_bytes=None):
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._data = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key, owners=()):
+        with self._lock:
+            entry = self._data.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            # ids can be reused after garbage collection: check identity
+            if any(ref() is not owner for ref, owner in zip(entry.refs, owners)):
+                self._remove(key)
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return entry.value
+
+    def put(self, key, value, owners=(), nbytes=0):
+        refs = []
+        for owner in owners:
+            try:
+                refs.append(weakref.ref(owner))
+            except TypeError:
+                return  # cannot guard identity: do not cache
+        with self._lock:
+            if key in self._data:
+                self._remove(key)
+            if self.max_bytes is not None and nbytes > self.max_bytes:
+                return
+            self._data[key] = _Entry(value, refs, nbytes)
+            self._bytes += nbytes
+            while (self.max_entries is not None and len(self._data) > self.max_entries) or (
+                self.max_bytes is not None and self._bytes > self.max_bytes
+            ):
+                self._remove(next(iter(self._data)))
+
+    def _remove(self, key):
+        entry = self._data.pop(key)
+        self._bytes -= entry.nbytes
+
+    def clear(self):
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
+            self.hits = self.misses = 0
+
+
+_OUTPUTS = _LRU(max_bytes=MAX_CACHE_BYTES)
+_FITTED = _LRU(max_entries=MAX_FITTED_TEACHERS)
+_SYNTHETIC = _LRU(max_bytes=MAX_CACHE_BYTES)
+
+
+def clear_cache():
+    """Empty skdistill's in-process caches of teacher fits and outputs."""
+    for cache in (_OUTPUTS, _FITTED, _SYNTHETIC):
+        cache.clear()
+
+
+def _nbytes(value):
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    memory_usage = getattr(value, "memory_usage", None)
+    if callable(memory_usage):
+        return int(np.sum(memory_usage(deep=True)))
+    return 0
+
+
+def _label(adapter, X):
+    """Module-level so that joblib.Memory can cache it."""
+    return adapter.outputs(X)
+
+
+def _fit(teacher, X, y):
+    return teacher.fit(X, y)
+
+
+def teacher_outputs(adapter, X, x_key, memory=None):
+    """``adapter.outputs(X)``, cached per teacher member and data.
+
+    ``x_key`` identifies the content of ``X`` (see :func:`data_key`).
+    With several teachers each member is cached on its own.
+    """
+    members = adapter.members
+    if len(members) > 1:
+        return adapter.combine([teacher_outputs(m, X, x_key, memory) for m in members])
+    est = adapter.estimator
+    key = ("outputs", _fingerprint(est), x_key)
+    cached = _OUTPUTS.get(key, owners=(est,))
+    if cached is not None:
+        return cached
+    memory = check_memory(memory)
+    if memory.location is not None:
+        out = memory.cache(_label, ignore=[])(adapter, X)
+    else:
+        out = adapter.outputs(X)
+    _OUTPUTS.put(key, out, owners=(est,), nbytes=out.nbytes)
+    return out
+
+
+def fit_teacher(teacher, X, y, memory=None):
+    """Fit an (already cloned, unfitted) teacher, cached on its parameters and the data.
+
+    The same unfitted teacher configuration fitted on the same data is reused,
+    as Pipeline's ``memory`` reuses fitted transformers.
+    """
+    key = ("fit", joblib.hash(teacher), data_key(X, y))
+    cached = _FITTED.get(key)
+    if cached is not None:
+        return cached
+    memory = check_memory(memory)
+    if memory.location is not None:
+        fitted = memory.cache(_fit)(teacher, X, y)
+    else:
+        fitted = teacher.fit(X, y)
+    _FITTED.put(key, fitted)
+    return fitted
+
+
+def cached_call(key, compute, memory=None, func=None, args=()):
+    """Generic in-process cache (and optional joblib.Memory) for derived data.
+
+    ``compute()`` is called on a miss; with ``memory`` set, ``func(*args)``
+    is cached by joblib instead (``func`` must be module level).
+    """
+    cached = _SYNTHETIC.get(key)
+    if cached is not None:
+        return cached
+    memory = check_memory(memory)
+    if memory.location is not None and func is not None:
+        value = memory.cache(func)(*args)
+    else:
+        value = compute()
+    _SYNTHETIC.put(key, value, nbytes=_nbytes(value))
+    return value
+
+
+def cache_info():
+    """Hits and misses of the in-process output cache (for tests and tuning)."""
+    return {"hits": _OUTPUTS.hits, "misses": _OUTPUTS.misses, "entries": len(_OUTPUTS._data)}

@@ -1,0 +1,273 @@
+"""DistilledClassifier: a small neural student that answers like a classifier."""
+
+import numbers
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.extmath import softmax
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from ._base import BaseDistiller
+from ._loss import DistillationLoss
+
+
+class DistilledClassifier(ClassifierMixin, BaseDistiller):
+    """Distil a classifier (the teacher) into a small neural network.
+
+    The student, a skorch net wrapping an MLP by default, is trained on the
+    teacher's soft targets, softened by ``temperature``, mixed with the true
+    labels (Hinton, Vinyals & Dean 2015)::
+
+        alpha * T**2 * KL(softmax(z_teacher / T) || softmax(z_student / T))
+            + (1 - alpha) * CE(y, z_student)
+
+    on a transfer set made of the training rows, optional unlabeled rows and,
+    by default, MUNGE synthetic rows labelled by the teacher (Bucila et al.
+    2006). Synthetic and unlabeled rows carry only the soft target.
+
+    **Fitted or unfitted teacher.** A *fitted* teacher is used as-is: it is
+    never refit, never copied (``clone`` and grid search share it) and never
+    mutated; a torch teacher's mode and device are restored after labelling,
+    also when fit fails. An *unfitted* teacher is cloned and the clone is fit
+    on the data passed to ``fit``, so that cross-validating the whole
+    procedure is honest. Teacher outputs are cached (in process, and with
+    ``memory`` across processes), so a grid search over ``temperature`` and
+    ``alpha`` labels each distinct training set once.
+
+    Parameters
+    ----------
+    teacher : estimator, torch.nn.Module or list of them
+        A scikit-learn classifier or Pipeline with ``predict_proba`` or
+        ``decision_function``; an XGBoost / LightGBM / CatBoost classifier; a
+        fitted skorch classifier; a ``torch.nn.Module`` mapping a float tensor
+        to logits (classes ``0 .. k-1``); or a list of teachers whose
+        probabilities are averaged (see ``teacher_weights``).
+    teacher_weights : array-like of shape (n_teachers,), default=None
+        Weights of a list of teachers; equal when None.
+    temperature : float > 0, default=2.0
+        Softening temperature T applied to teacher and student logits in the
+        distillation term.
+    alpha : float in [0, 1], default=0.7
+        Weight of the distillation term; ``1 - alpha`` weighs the
+        cross-entropy on the true labels. ``alpha=0`` is plain supervised
+        training of the same student; ``alpha=1`` pure distillation (then
+        ``y`` may be None for a fitted teacher).
+    student : None, torch.nn.Module class or instance, or skorch NeuralNet
+        None builds an :class:`MLP`. A module class is instantiated as
+        ``student(n_inputs=..., n_outputs=...)``; an instance is deep-copied
+        before training. With a skorch net, its own training settings are used
+        and skdistill sets only the criterion and the data path.
+    hidden_layer_sizes : "auto" or tuple of int, default="auto"
+        Hidden sizes of the default MLP; "auto" sizes two layers from the
+        number of encoded inputs (2x, between 64 and 256).
+    dropout : float, default=0.0
+        Dropout of the default MLP.
+    max_epochs : int, default=30
+        Epochs over the transfer set.
+    batch_size : int, default=256
+    lr : float, default=1e-3
+        AdamW learning rate, annealed to 0 on a cosine schedule.
+    weight_decay : float, default=1e-5
+    augment : "munge", augmenter object or None, default="munge"
+        How synthetic transfer rows are made; see :class:`MungeAugmenter`.
+    preprocessor : transformer or None, default=None
+        The student's input encoding; None uses
+        :func:`make_default_preprocessor` (robust numeric scaling, one-hot
+        categories, missing indicators). Never applied to the teacher's input.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the transfer set and stop when the
+        loss on it has not improved for ``n_iter_no_change`` epochs (skorch's
+        ``EarlyStopping``, best weights restored).
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    memory : None, str or joblib.Memory, default=None
+        Caches teacher fits and outputs on disk, across processes and runs.
+    labeling_batch_size : int, default=65536
+        Rows per teacher call; bounds the teacher's memory use.
+    device : "auto", "cpu", "cuda" or torch.device, default="auto"
+        Training device; "auto" picks CUDA when available. An unavailable
+        device raises ValueError.
+    callbacks : list of skorch callbacks, default=None
+        Added to the student's callbacks.
+    random_state : int, RandomState or None, default=None
+        Seeds augmentation and training; CPU training is then reproducible.
+        With None, the synthetic rows still depend only on the data (so that
+        they are cached across grid-search candidates).
+    verbose : int, default=0
+        skorch's epoch table and progress bars for labelling and augmentation.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The teacher's classes.
+    teacher_ : estimator or list
+        The fitted teacher(s): the given object if it was fitted, else the
+        fitted clone.
+    student_ : skorch.NeuralNet
+        The trained student.
+    preprocessor_ : transformer
+        The fitted student preprocessor.
+    column_kinds_ : list of str
+        "numeric" or "categorical" per input column.
+    n_transfer_ : int
+        Rows in the transfer set (real, unlabeled and synthetic).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when X is a DataFrame with string column names.
+
+    See Also
+    --------
+    DistilledRegressor : the same for regression teachers.
+    MungeAugmenter : the default transfer-set augmentation.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> from skdistill import DistilledClassifier
+    >>> X, y = make_classification(n_samples=300, random_state=0)
+    >>> teacher = RandomForestClassifier(n_estimators=50, random_state=0).fit(X, y)
+    >>> student = DistilledClassifier(teacher, max_epochs=5, random_state=0).fit(X, y)
+    >>> student.predict_proba(X[:2]).shape
+    (2, 2)
+    >>> float(student.score(X, y)) > 0.8
+    True
+    """
+
+    _task = "classification"
+
+    _parameter_constraints = {
+        **BaseDistiller._parameter_constraints,
+        "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        teacher,
+        *,
+        teacher_weights=None,
+        temperature=2.0,
+        alpha=0.7,
+        student=None,
+        hidden_layer_sizes="auto",
+        dropout=0.0,
+        max_epochs=30,
+        batch_size=256,
+        lr=1e-3,
+        weight_decay=1e-5,
+        augment="munge",
+        preprocessor=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        memory=None,
+        labeling_batch_size=65536,
+        device="auto",
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.teacher = teacher
+        self.teacher_weights = teacher_weights
+        self.temperature = temperature
+        self.alpha = alpha
+        self.student = student
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.augment = augment
+        self.preprocessor = preprocessor
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.memory = memory
+        self.labeling_batch_size = labeling_batch_size
+        self.device = device
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- task hooks -------------------------------------------------------
+    def _check_y(self, y, n_samples):
+        if y is None:
+            if self.alpha < 1:
+                raise ValueError(
+                    f"{type(self).__name__} requires y to be passed, but the target y is None "
+                    "(y may be None only with alpha=1 and a fitted teacher)"
+                )
+            return None
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(np.empty((n_samples, 0)), y)
+        check_classification_targets(y)
+        return y
+
+    def _after_teacher(self, adapter, y):
+        self.classes_ = adapter.classes_
+        if y is None:
+            return None
+        classes = self.classes_
+        order = np.argsort(classes, kind="stable")
+        try:
+            pos = np.searchsorted(classes[order], y)
+            pos = np.clip(pos, 0, len(classes) - 1)
+            known = classes[order][pos] == y
+        except TypeError:
+            known = np.array([label in set(classes.tolist()) for label in y])
+            pos = None
+        if not np.all(known):
+            unknown = np.unique(np.asarray(y)[~known])[:10]
+            raise ValueError(
+                f"y contains labels the teacher does not know: {list(unknown)}; the teacher's "
+                f"classes are {list(classes)}"
+            )
+        if pos is None:
+            lookup = {c: i for i, c in enumerate(classes.tolist())}
+            return np.array([lookup[label] for label in y], dtype=np.int64)
+        return order[pos].astype(np.int64)
+
+    def _build_targets(self, outputs, y_enc, n_real):
+        labels = np.full(outputs.shape[0], -1.0)
+        if y_enc is not None:
+            labels[:n_real] = y_enc
+        return np.column_stack([outputs, labels]).astype(np.float32)
+
+    def _criterion(self):
+        return DistillationLoss
+
+    def _criterion_params(self):
+        return {"temperature": float(self.temperature), "alpha": float(self.alpha)}
+
+    # -- prediction -------------------------------------------------------
+    def decision_function(self, X):
+        """The student's logits, shape (n_samples, n_classes).
+
+        For two classes, the 1-D score ``z_1 - z_0`` (scikit-learn's convention).
+        """
+        logits = self._raw_predict(X).astype(np.float64)
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict_proba(self, X):
+        """Class probabilities of the student (temperature 1)."""
+        return softmax(self._raw_predict(X).astype(np.float64), copy=False)
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`."""
+        logits = self._raw_predict(X).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+    def predict(self, X):
+        """The class with the highest student probability."""
+        return self.classes_[np.argmax(self._raw_predict(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        return tags

@@ -1,0 +1,123 @@
+"""Distillation losses, used as skorch criteria.
+
+Targets are packed into one float tensor per row so that skorch's ordinary
+``(X, y)`` batching carries them:
+
+* classification: ``[teacher_logits (k columns), label index]``; the label is
+  ``-1`` for rows that carry only the teacher's soft target (synthetic or
+  unlabeled rows, or ``y=None``);
+* regression: ``[teacher prediction (d), y (d), has_y flag]``.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def distillation_loss(student_logits, teacher_logits, labels, *, temperature, alpha):
+    """Hinton, Vinyals & Dean (2015) knowledge-distillation loss.
+
+    ``alpha * T**2 * KL(softmax(z_t / T) || softmax(z_s / T))
+    + (1 - alpha) * CE(y, z_s)``.
+
+    The KL term is averaged over all rows; the cross-entropy over the rows
+    that have a label (``labels >= 0``), so that synthetic rows, which carry
+    only the teacher's soft target, do not dilute the hard-label term.
+
+    Parameters
+    ----------
+    student_logits, teacher_logits : Tensor of shape (n, k)
+    labels : Tensor of shape (n,), integer class indices, ``-1`` if none.
+    temperature : float > 0
+    alpha : float in [0, 1]
+
+    Returns
+    -------
+    loss : scalar Tensor
+    """
+    loss = student_logits.new_zeros(())
+    if alpha > 0:
+        t = float(temperature)
+        log_p_student = F.log_softmax(student_logits / t, dim=1)
+        log_p_teacher = F.log_softmax(teacher_logits / t, dim=1)
+        kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="batchmean")
+        loss = loss + alpha * t * t * kl
+    if alpha < 1:
+        labelled = labels >= 0
+        if bool(labelled.any()):
+            ce = F.cross_entropy(student_logits[labelled], labels[labelled])
+            loss = loss + (1 - alpha) * ce
+    return loss
+
+
+class DistillationLoss(nn.Module):
+    """skorch criterion wrapping :func:`distillation_loss`.
+
+    ``target`` is the packed tensor ``[teacher_logits, label]`` described in
+    the module docstring.
+    """
+
+    def __init__(self, temperature=1.0, alpha=0.5):
+        super().__init__()
+        self.temperature = temperature
+        self.alpha = alpha
+
+    def forward(self, student_logits, target):
+        teacher_logits = target[:, :-1]
+        labels = target[:, -1].long()
+        return distillation_loss(
+            student_logits,
+            teacher_logits,
+            labels,
+            temperature=self.temperature,
+            alpha=self.alpha,
+        )
+
+
+def regression_distillation_loss(pred, teacher_pred, y, has_y, *, alpha, loss="squared_error", delta=1.0):
+    """``alpha * L(pred, teacher) + (1 - alpha) * L(pred, y)``.
+
+    ``L`` is the squared error (``loss="squared_error"``) or the Huber loss
+    (``loss="huber"``, with ``delta``). The teacher term is averaged over all
+    rows, the true-target term over the rows with ``has_y``.
+    """
+    if loss == "huber":
+        def elementwise(a, b):
+            return F.huber_loss(a, b, delta=delta, reduction="none").mean(dim=1)
+    else:
+        def elementwise(a, b):
+            return ((a - b) ** 2).mean(dim=1)
+
+    out = pred.new_zeros(())
+    if alpha > 0:
+        out = out + alpha * elementwise(pred, teacher_pred).mean()
+    if alpha < 1:
+        mask = has_y > 0.5
+        if bool(mask.any()):
+            out = out + (1 - alpha) * elementwise(pred[mask], y[mask]).mean()
+    return out
+
+
+class RegressionDistillationLoss(nn.Module):
+    """skorch criterion wrapping :func:`regression_distillation_loss`.
+
+    ``target`` is ``[teacher prediction (d), y (d), has_y]``.
+    """
+
+    def __init__(self, alpha=0.5, loss="squared_error", delta=1.0):
+        super().__init__()
+        self.alpha = alpha
+        self.loss = loss
+        self.delta = delta
+
+    def forward(self, pred, target):
+        d = pred.shape[1]
+        return regression_distillation_loss(
+            pred,
+            target[:, :d],
+            target[:, d : 2 * d],
+            target[:, 2 * d],
+            alpha=self.alpha,
+            loss=self.loss,
+            delta=self.delta,
+        )

@@ -1,0 +1,250 @@
+"""The student: a default MLP, a skorch net with a tensor-resident data path.
+
+skorch's default data path builds a per-row ``Dataset`` and a ``DataLoader``
+that collates rows one by one. Students train on dense float matrices, so
+skdistill keeps the whole transfer set as tensors (on the training device
+when it fits there) and slices batches from them with :class:`TensorBatches`,
+plugged in through skorch's ``iterator_train`` / ``iterator_valid``
+extension points. Callbacks, history and ``student_`` work as usual.
+"""
+
+import copy
+import inspect
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.dataset import ValidSplit
+from torch import nn
+from torch.utils.data import Subset, TensorDataset
+
+
+class MLP(nn.Module):
+    """A plain multilayer perceptron: Linear, ReLU, Dropout blocks.
+
+    Parameters
+    ----------
+    n_inputs, n_outputs : int
+    hidden_layer_sizes : tuple of int, default=(256, 256)
+    dropout : float, default=0.0
+    """
+
+    def __init__(self, n_inputs, n_outputs, hidden_layer_sizes=(256, 256), dropout=0.0):
+        super().__init__()
+        layers = []
+        width = n_inputs
+        for h in hidden_layer_sizes:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        layers.append(nn.Linear(width, n_outputs))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+def auto_hidden_sizes(n_inputs):
+    """Hidden sizes "sized from the data": two layers of 2 x inputs, in [64, 256]."""
+    width = int(min(256, max(64, 2 * n_inputs)))
+    return (width, width)
+
+
+class TensorBatches:
+    """A DataLoader replacement that slices batches from resident tensors.
+
+    Accepts a :class:`torch.utils.data.TensorDataset` or a ``Subset`` of one
+    (as made by skorch's ``ValidSplit``). One random permutation per epoch,
+    drawn on the tensors' device; no per-row Python, no collation.
+    """
+
+    def __init__(self, dataset, batch_size=256, shuffle=False, **kwargs):
+        if isinstance(dataset, Subset):
+            base = dataset.dataset
+            index = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.long)
+            X, y = base.tensors
+            index = index.to(X.device)
+            self.X, self.y = X[index], y[index]
+        elif isinstance(dataset, TensorDataset):
+            self.X, self.y = dataset.tensors
+        else:
+            raise TypeError(f"TensorBatches needs a TensorDataset, got {type(dataset).__name__}")
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+
+    def __len__(self):
+        n = self.X.shape[0]
+        return (n + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        n = self.X.shape[0]
+        if self.shuffle:
+            order = torch.randperm(n, device=self.X.device)
+            for start in range(0, n, self.batch_size):
+                idx = order[start : start + self.batch_size]
+                yield self.X[idx], self.y[idx]
+        else:
+            for start in range(0, n, self.batch_size):
+                yield self.X[start : start + self.batch_size], self.y[start : start + self.batch_size]
+
+
+class StudentNet(NeuralNet):
+    """skorch net used for students; ``fit`` takes a TensorDataset.
+
+    Batches arrive already on the training device, so ``infer`` and
+    ``get_loss`` move nothing.
+    """
+
+    def get_dataset(self, X, y=None):
+        if isinstance(X, (TensorDataset, Subset)):
+            return X
+        return super().get_dataset(X, y)
+
+
+def resolve_device(device):
+    """``"auto"`` -> CUDA when present; an unavailable device is a ValueError."""
+    if device is None or device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a valid torch device: {exc}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available on this machine; "
+                "use device='cpu' or device='auto'"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
+    elif dev.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError(f"device={device!r} was requested but MPS is not available")
+    elif dev.type != "cpu":
+        raise ValueError(f"device={device!r} is not supported; use 'auto', 'cpu' or 'cuda'")
+    return str(dev)
+
+
+def resident_device(nbytes, device):
+    """Where the transfer set lives during fit: on ``device`` if it fits there."""
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        return dev
+    free, _ = torch.cuda.mem_get_info(dev)
+    return dev if nbytes < 0.5 * free else torch.device("cpu")
+
+
+def make_module(student, n_inputs, n_outputs, hidden_layer_sizes, dropout):
+    """The torch module for the ``student`` parameter (None, class or instance)."""
+    if student is None:
+        sizes = auto_hidden_sizes(n_inputs) if hidden_layer_sizes == "auto" else tuple(hidden_layer_sizes)
+        return MLP(n_inputs, n_outputs, sizes, dropout)
+    if isinstance(student, type) and issubclass(student, nn.Module):
+        params = inspect.signature(student).parameters
+        if "n_inputs" not in params or "n_outputs" not in params:
+            raise TypeError(
+                f"a student module class must accept n_inputs and n_outputs keyword "
+                f"arguments; {student.__name__} does not"
+            )
+        return student(n_inputs=n_inputs, n_outputs=n_outputs)
+    if isinstance(student, nn.Module):
+        return copy.deepcopy(student)  # never train the user's instance
+    raise TypeError(
+        "student must be None, a torch.nn.Module class or instance, or a skorch "
+        f"NeuralNet; got {type(student).__name__}"
+    )
+
+
+def build_student(
+    *,
+    student,
+    criterion,
+    criterion_params,
+    n_inputs,
+    n_outputs,
+    hidden_layer_sizes,
+    dropout,
+    max_epochs,
+    batch_size,
+    lr,
+    weight_decay,
+    device,
+    early_stopping,
+    validation_fraction,
+    n_iter_no_change,
+    callbacks,
+    verbose,
+):
+    """A skorch :class:`StudentNet` ready to fit on a TensorDataset.
+
+    If ``student`` is a skorch net, its own settings (module, optimizer, lr,
+    epochs, batch size, callbacks, ...) are used; skdistill sets only the
+    criterion and the data path.
+    """
+    fast_path = dict(
+        iterator_train=TensorBatches,
+        iterator_valid=TensorBatches,
+        iterator_train__shuffle=True,
+        dataset=TensorDataset,
+    )
+    crit = {f"criterion__{k}": v for k, v in criterion_params.items()}
+    if isinstance(student, NeuralNet):
+        params = {k: v for k, v in student.get_params(deep=False).items()}
+        params.update(criterion=criterion, **crit, **fast_path)
+        params.pop("classes", None)
+        params.setdefault("train_split", None)
+        if isinstance(params.get("module"), nn.Module):
+            params["module"] = copy.deepcopy(params["module"])
+        return StudentNet(**params)
+
+    cbs = list(callbacks or [])
+    train_split = None
+    if early_stopping:
+        train_split = ValidSplit(validation_fraction, stratified=False)
+        cbs.append(("early_stopping", EarlyStopping(monitor="valid_loss", patience=n_iter_no_change, load_best=True)))
+    cbs.append(("lr_scheduler", LRScheduler(policy="CosineAnnealingLR", T_max=max_epochs)))
+    module = make_module(student, n_inputs, n_outputs, hidden_layer_sizes, dropout)
+    return StudentNet(
+        module=module,
+        criterion=criterion,
+        optimizer=torch.optim.AdamW,
+        optimizer__weight_decay=weight_decay,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        train_split=train_split,
+        callbacks=cbs,
+        device=device,
+        verbose=verbose,
+        **crit,
+        **fast_path,
+    )
+
+
+@torch.inference_mode()
+def predict_raw(module, Z, device, batch_size=65536, out=None):
+    """Forward ``Z`` (float32 numpy) through ``module`` in bounded chunks.
+
+    Returns a float32 numpy array; memory beyond the output is one chunk.
+    """
+    module.eval()
+    n = Z.shape[0]
+    first = None
+    for start in range(0, n, batch_size):
+        chunk = torch.from_numpy(Z[start : start + batch_size]).to(device, non_blocking=True)
+        res = module(chunk)
+        if res.ndim == 1:
+            res = res[:, None]
+        res = res.float().cpu().numpy()
+        if out is None:
+            first = res
+            out = np.empty((n, res.shape[1]), dtype=np.float32)
+        out[start : start + res.shape[0]] = res
+    if out is None:
+        raise ValueError("cannot predict on 0 rows")
+    del first
+    return out
