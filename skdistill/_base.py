@@ -245,33 +245,33 @@ class BaseDistiller(BaseEstimator):
         Z_all = np.concatenate(encoded, axis=0) if len(encoded) > 1 else Z
         targets = self._build_targets(outputs, y_enc, n)
 
-        # the student
-        net = build_student(
-            student=self.student,
-            criterion=self._criterion(),
-            criterion_params=self._criterion_params(),
-            n_inputs=Z_all.shape[1],
-            n_outputs=self._n_student_outputs(outputs),
-            hidden_layer_sizes=self.hidden_layer_sizes,
-            dropout=self.dropout,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            device=device,
-            early_stopping=self.early_stopping,
-            validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change,
-            callbacks=self.callbacks,
-            verbose=self.verbose,
-        )
-        where = resident_device(Z_all.nbytes + targets.nbytes, net.device)
-        data = torch.utils.data.TensorDataset(
-            torch.from_numpy(Z_all).to(where), torch.from_numpy(targets).to(where)
-        )
-        devices = [torch.device(net.device).index or 0] if torch.device(net.device).type == "cuda" else []
+        # the student, built and trained under one seed (CPU training is reproducible)
+        devices = _cuda_indices(device)
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
+            net = build_student(
+                student=self.student,
+                criterion=self._criterion(),
+                criterion_params=self._criterion_params(),
+                n_inputs=Z_all.shape[1],
+                n_outputs=outputs.shape[1],
+                hidden_layer_sizes=self.hidden_layer_sizes,
+                dropout=self.dropout,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                weight_decay=self.weight_decay,
+                device=device,
+                early_stopping=self.early_stopping,
+                validation_fraction=self.validation_fraction,
+                n_iter_no_change=self.n_iter_no_change,
+                callbacks=self.callbacks,
+                verbose=self.verbose,
+            )
+            where = resident_device(Z_all.nbytes + targets.nbytes, net.device)
+            data = torch.utils.data.TensorDataset(
+                torch.from_numpy(Z_all).to(where), torch.from_numpy(targets).to(where)
+            )
             net.fit(data, None)
 
         self.teacher_ = adapter.estimator if not isinstance(adapter.estimator, tuple) else list(adapter.estimator)
@@ -281,9 +281,6 @@ class BaseDistiller(BaseEstimator):
         self.n_transfer_ = Z_all.shape[0]
         self._allow_nan_ = allow_nan
         return self
-
-    def _n_student_outputs(self, outputs):
-        return outputs.shape[1]
 
     # ------------------------------------------------------------------
     # predict
@@ -297,6 +294,11 @@ class BaseDistiller(BaseEstimator):
         """The student's raw outputs (logits, or standardized predictions)."""
         Z = self._encode(X)
         return predict_raw(self.student_.module_, Z, self.student_.device)
+
+
+def _cuda_indices(device):
+    dev = torch.device(device)
+    return [dev.index or 0] if dev.type == "cuda" else []
 
 
 def _is_sequence(obj):

@@ -34,29 +34,35 @@ def data_key(*arrays):
     return joblib.hash(arrays)
 
 
+def _is_model(obj, torch):
+    return hasattr(obj, "get_params") or (torch is not None and isinstance(obj, torch.nn.Module))
+
+
 def _fingerprint(obj, depth=0):
-    """Cheap fingerprint of a fitted model's state (no hashing of its arrays)."""
-    if depth > 6:
-        return id(obj)
+    """Cheap fingerprint of a fitted model's state (no hashing of its arrays).
+
+    Fitted attributes are compared by identity (a refit replaces them); nested
+    models (pipeline steps, ensemble members) recursively; torch tensors by
+    identity and in-place version counter.
+    """
     try:
         import torch
     except ImportError:  # pragma: no cover
         torch = None
+    if depth > 6:
+        return id(obj)
     if torch is not None and isinstance(obj, torch.nn.Module):
         state = [(n, id(t), t._version) for n, t in obj.state_dict(keep_vars=True).items()]
         return ("torch", id(obj), tuple(state))
     if isinstance(obj, (list, tuple)):
-        return tuple(_fingerprint(o, depth + 1) for o in obj)
-    if hasattr(obj, "get_params") or hasattr(obj, "module_"):
-        items = []
-        for name, value in sorted(vars(obj).items()):
-            if hasattr(value, "get_params") or isinstance(value, (list, tuple)) or (
-                torch is not None and isinstance(value, torch.nn.Module)
-            ):
-                items.append((name, _fingerprint(value, depth + 1)))
-            else:
-                items.append((name, id(value)))
-        return (type(obj).__name__, id(obj), tuple(items))
+        if any(_is_model(o, torch) or isinstance(o, (list, tuple)) for o in obj):
+            return tuple(_fingerprint(o, depth + 1) for o in obj)
+        return id(obj)
+    if _is_model(obj, torch):
+        items = tuple(
+            (name, _fingerprint(value, depth + 1)) for name, value in sorted(vars(obj).items())
+        )
+        return (type(obj).__name__, id(obj), items)
     return id(obj)
 
 
@@ -184,7 +190,10 @@ def fit_teacher(teacher, X, y, memory=None):
     The same unfitted teacher configuration fitted on the same data is reused,
     as Pipeline's ``memory`` reuses fitted transformers.
     """
-    key = ("fit", joblib.hash(teacher), data_key(X, y))
+    try:
+        key = ("fit", joblib.hash(teacher), data_key(X, y))
+    except Exception:  # an unpicklable teacher cannot be keyed: fit, uncached
+        return teacher.fit(X, y)
     cached = _FITTED.get(key)
     if cached is not None:
         return cached

@@ -222,8 +222,8 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         if not np.all(known):
             unknown = np.unique(np.asarray(y)[~known])[:10]
             raise ValueError(
-                f"y contains labels the teacher does not know: {list(unknown)}; the teacher's "
-                f"classes are {list(classes)}"
+                f"y contains labels the teacher does not know: {unknown.tolist()}; the "
+                f"teacher's classes are {classes.tolist()}"
             )
         if pos is None:
             lookup = {c: i for i, c in enumerate(classes.tolist())}
@@ -265,7 +265,8 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
 
     def predict(self, X):
         """The class with the highest student probability."""
-        return self.classes_[np.argmax(self._raw_predict(X), axis=1)]
+        logits = self._raw_predict(X)
+        return self.classes_[np.argmax(logits, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
