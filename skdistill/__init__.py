@@ -15,6 +15,7 @@ from ._loss import (
 )
 from ._preprocessing import infer_column_kinds, make_default_preprocessor
 from ._regressor import DistilledRegressor
+from ._report import compare_models, model_size_bytes
 from ._student import MLP, StudentNet, TensorBatches
 
 __version__ = "0.1.0"
@@ -33,5 +34,7 @@ __all__ = [
     "make_default_preprocessor",
     "infer_column_kinds",
     "clear_cache",
+    "compare_models",
+    "model_size_bytes",
     "__version__",
 ]
