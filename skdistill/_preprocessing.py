@@ -110,7 +110,16 @@ def _as_categories(X):
 def _as_float(X):
     """Numeric columns (possibly object dtype) as float64."""
     if isinstance(X, pd.DataFrame):
-        return X.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        out = X.apply(pd.to_numeric, errors="coerce")
+        bad = (out.isna() & ~X.isna()).to_numpy()
+        if bad.any():  # at predict: text in a column that was numeric at fit
+            j = int(np.argmax(bad.any(axis=0)))
+            values = list(pd.unique(X.iloc[:, j].to_numpy(dtype=object)[bad[:, j]]))[:5]
+            raise ValueError(
+                f"column {X.columns[j]!r} was numeric at fit but has values that cannot be "
+                f"parsed as numbers: {values}"
+            )
+        return out.to_numpy(dtype=np.float64, na_value=np.nan)
     return np.asarray(X, dtype=np.float64)
 
 

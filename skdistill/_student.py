@@ -142,6 +142,8 @@ def make_module(student, n_inputs, n_outputs, hidden_layer_sizes, dropout):
     """The torch module for the ``student`` parameter (None, class or instance)."""
     if student is None:
         sizes = auto_hidden_sizes(n_inputs) if hidden_layer_sizes == "auto" else tuple(hidden_layer_sizes)
+        if not all(isinstance(h, (int, np.integer)) and h > 0 for h in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive integers; got {sizes}")
         return MLP(n_inputs, n_outputs, sizes, dropout)
     if isinstance(student, type) and issubclass(student, nn.Module):
         params = inspect.signature(student).parameters

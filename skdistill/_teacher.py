@@ -66,6 +66,12 @@ def is_fitted(teacher):
         return False
     except TypeError:
         return False
+    except AttributeError:
+        # duck-typed models without scikit-learn tags (no BaseEstimator):
+        # fitted attributes end with "_", as check_is_fitted assumes
+        return any(
+            k.endswith("_") and not k.startswith("__") for k in getattr(teacher, "__dict__", {})
+        )
     return True
 
 
