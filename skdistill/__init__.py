@@ -7,6 +7,7 @@ trained with skorch, that answers like the teacher.
 from ._augment import MungeAugmenter
 from ._cache import clear_cache
 from ._classifier import DistilledClassifier
+from ._export import onnx_inputs, to_onnx
 from ._loss import (
     DistillationLoss,
     RegressionDistillationLoss,
@@ -36,5 +37,7 @@ __all__ = [
     "clear_cache",
     "compare_models",
     "model_size_bytes",
+    "to_onnx",
+    "onnx_inputs",
     "__version__",
 ]

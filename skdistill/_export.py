@@ -1,0 +1,560 @@
+"""Export a fitted distilled estimator to ONNX, preprocessing included.
+
+:func:`to_onnx` writes the whole prediction path of a fitted
+:class:`~skdistill.DistilledClassifier` or :class:`~skdistill.DistilledRegressor`
+as one ONNX graph built with :mod:`onnx.helper`:
+
+* the default preprocessor (:func:`~skdistill.make_default_preprocessor`):
+  median imputation (``Where(IsNaN)``), the quantile transform (a binary
+  search over the fitted ``quantiles_`` with ``Gather``, numpy's linear
+  interpolation, the tail bounds, then the normal quantile function computed
+  in float64 with Acklam's rational approximation, relative error < 1.2e-9),
+  the missing-value indicator, and one-hot encoding of categorical columns
+  (``LabelEncoder`` from ``ai.onnx.ml``, unseen categories as zeros or as the
+  infrequent column, exactly as scikit-learn's encoder);
+* the student: ``Gemm``/``Relu`` nodes read from the default
+  :class:`~skdistill.MLP` (other modules go through ``torch.onnx.export``);
+* ``Softmax`` for classifiers (output ``"probabilities"``), the
+  de-standardization for regressors (output ``"predictions"``).
+
+Inputs: ``"X_numeric"`` (float64, ``[N, n_numeric]``) holding the numeric
+columns, NaN for missing values, and ``"X_categorical"`` (string,
+``[N, n_categorical]``) holding the categorical columns as strings, missing
+values as ``"__missing__"``. Only the inputs the model has are present.
+:func:`onnx_inputs` builds this feed from the data you would pass to
+``predict``.
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from ._preprocessing import _as_categories, _as_float
+
+__all__ = ["to_onnx", "onnx_inputs"]
+
+OPSET = 17
+ML_OPSET = 3
+IR_VERSION = 8
+_BOUNDS_THRESHOLD = 1e-7  # sklearn.preprocessing._data.BOUNDS_THRESHOLD
+
+# Acklam's inverse normal CDF coefficients
+_A = [-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
+      1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00]
+_B = [-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
+      6.680131188771972e01, -1.328068155288572e01, 1.0]
+_C = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
+      -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00]
+_D = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00,
+      3.754408661907416e00, 1.0]
+_P_LOW = 0.02425
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "to_onnx needs the onnx package; install it with pip install 'skdistill[onnx]'"
+        ) from exc
+    return onnx
+
+
+class _Graph:
+    """A small builder: unique names, constants, nodes."""
+
+    def __init__(self, onnx):
+        self.onnx = onnx
+        self.h = onnx.helper
+        self.nodes = []
+        self.inits = []
+        self._n = 0
+
+    def name(self, base):
+        self._n += 1
+        return f"{base}_{self._n}"
+
+    def const(self, value, base="c", dtype=None):
+        arr = np.asarray(value, dtype=dtype)
+        name = self.name(base)
+        self.inits.append(self.onnx.numpy_helper.from_array(arr, name))
+        return name
+
+    def op(self, op_type, inputs, base=None, domain=None, n_out=1, out=None, **attrs):
+        outs = [out] if out is not None else [self.name(base or op_type.lower()) for _ in range(n_out)]
+        kwargs = dict(attrs)
+        if domain:
+            kwargs["domain"] = domain
+        self.nodes.append(self.h.make_node(op_type, list(inputs), outs, name=self.name(op_type), **kwargs))
+        return outs[0] if n_out == 1 else outs
+
+
+# ----------------------------------------------------------------------
+# preprocessing
+
+
+def _func_of(step):
+    from sklearn.preprocessing import FunctionTransformer
+
+    return step.func if isinstance(step, FunctionTransformer) else None
+
+
+def _unsupported(pre, why):
+    return TypeError(
+        f"to_onnx cannot convert the student's preprocessor ({type(pre).__name__}): {why}. "
+        "Only skdistill's default preprocessor (preprocessor=None) is supported; export "
+        "the student module with torch.onnx.export and your preprocessor separately."
+    )
+
+
+def _parse_preprocessor(pre):
+    """The fitted default preprocessor as a list of (kind, columns, fitted steps)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import MissingIndicator, SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, QuantileTransformer
+
+    if not isinstance(pre, ColumnTransformer):
+        raise _unsupported(pre, "it is not the default ColumnTransformer")
+    blocks = []
+    for name, trans, cols in pre.transformers_:
+        if name == "remainder" or (isinstance(trans, str) and trans == "drop"):
+            continue
+        if not isinstance(trans, Pipeline):
+            raise _unsupported(pre, f"transformer {name!r} is not a Pipeline")
+        cols = list(np.asarray(cols).tolist())
+        if any(not isinstance(c, (int, np.integer)) for c in cols):
+            raise _unsupported(pre, f"transformer {name!r} selects columns by name")
+        steps = [s for _, s in trans.steps]
+        funcs = [_func_of(s) for s in steps]
+        if (
+            len(steps) == 3
+            and funcs[0] is _as_float
+            and isinstance(steps[1], SimpleImputer)
+            and isinstance(steps[2], QuantileTransformer)
+        ):
+            imp, qt = steps[1], steps[2]
+            if not (isinstance(imp.missing_values, float) and np.isnan(imp.missing_values)):
+                raise _unsupported(pre, "the imputer's missing_values is not NaN")
+            if getattr(imp, "add_indicator", False):
+                raise _unsupported(pre, "the imputer adds an indicator")
+            blocks.append(("quantile", cols, imp, qt))
+        elif len(steps) == 2 and funcs[0] is _as_float and isinstance(steps[1], MissingIndicator):
+            ind = steps[1]
+            if not (isinstance(ind.missing_values, float) and np.isnan(ind.missing_values)):
+                raise _unsupported(pre, "the missing indicator's missing_values is not NaN")
+            blocks.append(("indicator", cols, ind))
+        elif len(steps) == 2 and funcs[0] is _as_categories and isinstance(steps[1], OneHotEncoder):
+            enc = steps[1]
+            if enc.drop is not None:
+                raise _unsupported(pre, "the one-hot encoder drops categories")
+            blocks.append(("onehot", cols, enc))
+        else:
+            raise _unsupported(pre, f"transformer {name!r} has steps {[type(s).__name__ for s in steps]}")
+    numeric = sorted({c for b in blocks if b[0] != "onehot" for c in b[1]})
+    categorical = sorted({c for b in blocks if b[0] == "onehot" for c in b[1]})
+    return blocks, numeric, categorical
+
+
+def _interp(g, x, xp, fp):
+    """``np.interp(x, xp[:, j], fp[:, j])`` per column j of x, elementwise.
+
+    x: double [N, F]; xp, fp: (K, F) arrays, xp sorted per column.
+    A binary search over Gather'ed knots finds j = max{k : xp[k] <= x}.
+    """
+    K, F = xp.shape
+    xpf = g.const(xp.T.reshape(-1).astype(np.float64), "knots_x")
+    fpf = g.const(fp.T.reshape(-1).astype(np.float64), "knots_y")
+    offset = g.const((np.arange(F) * K).astype(np.int64), "col_offset")
+    zero_i = g.op("Cast", [g.op("Mul", [x, g.const(0.0)])], to=7)  # int64 zeros, shape of x
+    lo = zero_i
+    kmax = g.const(np.int64(K - 1))
+    step = 1
+    while step * 2 <= K - 1:
+        step *= 2
+    while step >= 1:
+        cand = g.op("Min", [g.op("Add", [lo, g.const(np.int64(step))]), kmax])
+        v = g.op("Gather", [xpf, g.op("Add", [cand, offset])], axis=0)
+        lo = g.op("Where", [g.op("LessOrEqual", [v, x]), cand, lo])
+        step //= 2
+    j = g.op("Min", [lo, g.const(np.int64(K - 2))])
+    j0 = g.op("Add", [j, offset])
+    j1 = g.op("Add", [j0, g.const(np.int64(1))])
+    x0 = g.op("Gather", [xpf, j0], axis=0)
+    x1 = g.op("Gather", [xpf, j1], axis=0)
+    y0 = g.op("Gather", [fpf, j0], axis=0)
+    y1 = g.op("Gather", [fpf, j1], axis=0)
+    dx = g.op("Sub", [x1, x0])
+    dx = g.op("Where", [g.op("Equal", [dx, g.const(0.0)]), g.const(1.0), dx])
+    slope = g.op("Div", [g.op("Sub", [y1, y0]), dx])
+    val = g.op("Add", [g.op("Mul", [slope, g.op("Sub", [x, x0])]), y0])
+    first_x, last_x = g.const(xp[0].astype(np.float64)), g.const(xp[-1].astype(np.float64))
+    val = g.op("Where", [g.op("GreaterOrEqual", [x, last_x]), g.const(fp[-1].astype(np.float64)), val])
+    val = g.op("Where", [g.op("Less", [x, first_x]), g.const(fp[0].astype(np.float64)), val])
+    return val
+
+
+def _poly(g, coeffs, t):
+    acc = g.const(np.float64(coeffs[0]))
+    for c in coeffs[1:]:
+        acc = g.op("Add", [g.op("Mul", [acc, t]), g.const(np.float64(c))])
+    return acc
+
+
+def _norm_ppf(g, p):
+    """The standard normal quantile function of p in (0, 1), float64."""
+    q = g.op("Sub", [p, g.const(0.5)])
+    r = g.op("Mul", [q, q])
+    central = g.op("Div", [g.op("Mul", [_poly(g, _A, r), q]), _poly(g, _B, r)])
+    pp = g.op("Min", [p, g.op("Sub", [g.const(1.0), p])])
+    t = g.op("Sqrt", [g.op("Mul", [g.const(-2.0), g.op("Log", [pp])])])
+    tail = g.op("Div", [_poly(g, _C, t), _poly(g, _D, t)])  # negative: the lower tail
+    out = g.op("Where", [g.op("Less", [p, g.const(_P_LOW)]), tail, central])
+    out = g.op("Where", [g.op("Greater", [p, g.const(1 - _P_LOW)]), g.op("Neg", [tail]), out])
+    return out
+
+
+def _quantile_block(g, x, imp, qt):
+    """Imputation then the quantile transform; x is double [N, F]."""
+    stats = np.asarray(imp.statistics_, dtype=np.float64)
+    stats = np.where(np.isnan(stats), 0.0, stats)  # keep_empty_features: filled with 0
+    x = g.op("Where", [g.op("IsNaN", [x]), g.const(stats, "median"), x])
+    quantiles = np.asarray(qt.quantiles_, dtype=np.float64)
+    refs = np.asarray(qt.references_, dtype=np.float64)
+    K, F = quantiles.shape
+    refs2 = np.repeat(refs[:, None], F, axis=1)
+    # 0.5 * (interp(x, q, r) - interp(-x, -q[::-1], -r[::-1])), as scikit-learn
+    up = _interp(g, x, quantiles, refs2)
+    down = _interp(g, g.op("Neg", [x]), -quantiles[::-1], -refs2[::-1])
+    p = g.op("Mul", [g.op("Sub", [up, down]), g.const(0.5)])
+    lower_y, upper_y = 0.0, 1.0
+    # the ends, as scikit-learn sets them (upper first, then lower)
+    if qt.output_distribution == "normal":
+        upper = g.op("Greater", [g.op("Add", [x, g.const(_BOUNDS_THRESHOLD)]), g.const(quantiles[-1])])
+        lower = g.op("Less", [g.op("Sub", [x, g.const(_BOUNDS_THRESHOLD)]), g.const(quantiles[0])])
+    else:
+        upper = g.op("Equal", [x, g.const(quantiles[-1])])
+        lower = g.op("Equal", [x, g.const(quantiles[0])])
+    p = g.op("Where", [upper, g.const(np.float64(upper_y)), p])
+    p = g.op("Where", [lower, g.const(np.float64(lower_y)), p])
+    if qt.output_distribution != "normal":
+        return p
+    eps = _BOUNDS_THRESHOLD - np.spacing(1)
+    from scipy import stats as sps
+
+    clip_min, clip_max = float(sps.norm.ppf(eps)), float(sps.norm.ppf(1 - eps))
+    p = g.op("Max", [g.op("Min", [p, g.const(1.0 - eps)]), g.const(eps)])
+    z = _norm_ppf(g, p)
+    return g.op("Max", [g.op("Min", [z, g.const(clip_max)]), g.const(clip_min)])
+
+
+def _onehot_block(g, xcat, enc, positions):
+    """One-hot columns of the encoder; xcat is string [N, n_categorical]."""
+    n_outs = getattr(enc, "_n_features_outs", None)
+    infrequent = getattr(enc, "infrequent_categories_", None) or [None] * len(enc.categories_)
+    outs = []
+    for j, (pos, cats) in enumerate(zip(positions, enc.categories_)):
+        infreq = infrequent[j]
+        infreq_set = set() if infreq is None else {str(c) for c in infreq}
+        frequent = [str(c) for c in cats if str(c) not in infreq_set]
+        n_out = len(frequent) + (1 if infreq_set else 0)
+        if n_outs is not None and int(n_outs[j]) != n_out:
+            raise TypeError(f"to_onnx: unexpected one-hot layout for categorical feature {j}")
+        if n_out == 0:
+            continue
+        keys, values = [], []
+        for c in cats:
+            c = str(c)
+            keys.append(c)
+            values.append(len(frequent) if c in infreq_set else frequent.index(c))
+        unknown = len(frequent) if infreq_set else -1
+        col = g.op("Gather", [xcat, g.const(np.int64(pos))], axis=1)
+        code = g.op(
+            "LabelEncoder", [col], domain="ai.onnx.ml",
+            keys_strings=keys, values_int64s=values, default_int64=unknown,
+        )
+        code = g.op("Unsqueeze", [code, g.const(np.array([1], dtype=np.int64))])
+        hot = g.op("Equal", [code, g.const(np.arange(n_out, dtype=np.int64))])
+        outs.append(g.op("Cast", [hot], to=11))  # double
+    return outs
+
+
+# ----------------------------------------------------------------------
+# the student module
+
+
+def _mlp_layers(module):
+    """[(weight, bias, relu_after)] for Sequential Linear/ReLU/Dropout modules, else None."""
+    import torch
+    from torch import nn
+
+    seq = getattr(module, "layers", module)
+    if not isinstance(seq, nn.Sequential):
+        return None
+    if type(module).forward not in (nn.Sequential.forward,) and not _is_plain_mlp(module):
+        return None
+    layers = []
+    for m in seq:
+        if isinstance(m, nn.Linear):
+            w = m.weight.detach().to("cpu", torch.float32).numpy()
+            b = (m.bias.detach().to("cpu", torch.float32).numpy() if m.bias is not None
+                 else np.zeros(w.shape[0], np.float32))
+            layers.append([w, b, False])
+        elif isinstance(m, nn.ReLU):
+            if not layers or layers[-1][2]:
+                return None
+            layers[-1][2] = True
+        elif isinstance(m, (nn.Dropout, nn.Identity)):
+            continue
+        else:
+            return None
+    return layers or None
+
+
+def _is_plain_mlp(module):
+    from ._student import MLP
+
+    return type(module) is MLP
+
+
+def _student_graph(g, z, module, n_inputs):
+    """Append the student's forward pass to g; returns the raw output name."""
+    layers = _mlp_layers(module)
+    if layers is not None:
+        h = z
+        for w, b, relu in layers:
+            h = g.op("Gemm", [h, g.const(w, "W"), g.const(b, "b")], transB=1)
+            if relu:
+                h = g.op("Relu", [h])
+        return h
+    return _torch_export_graph(g, z, module, n_inputs)
+
+
+def _torch_export_graph(g, z, module, n_inputs):
+    """Inline a torch.onnx.export of a custom module into g."""
+    import io
+
+    import torch
+
+    onnx = g.onnx
+    buf = io.BytesIO()
+    module = module.to("cpu").eval()
+    try:
+        try:
+            torch.onnx.export(
+                module, (torch.zeros(2, n_inputs),), buf, input_names=["z"], output_names=["raw"],
+                dynamic_axes={"z": {0: "N"}, "raw": {0: "N"}}, opset_version=OPSET, dynamo=False,
+            )
+        except TypeError:  # older torch without the dynamo argument
+            torch.onnx.export(
+                module, (torch.zeros(2, n_inputs),), buf, input_names=["z"], output_names=["raw"],
+                dynamic_axes={"z": {0: "N"}, "raw": {0: "N"}}, opset_version=OPSET,
+            )
+    except Exception as exc:
+        raise TypeError(
+            f"to_onnx could not export the student module {type(module).__name__} with "
+            f"torch.onnx.export: {exc}"
+        ) from exc
+    sub = onnx.load_from_string(buf.getvalue())
+    prefix = g.name("student") + "/"
+    sub = onnx.compose.add_prefix(sub, prefix)
+    graph = sub.graph
+    init_names = {i.name for i in graph.initializer}
+    inp = [i.name for i in graph.input if i.name not in init_names][0]
+    g.nodes.append(g.h.make_node("Identity", [z], [inp], name=g.name("Identity")))
+    g.nodes.extend(graph.node)
+    g.inits.extend(graph.initializer)
+    raw = graph.output[0].name
+    return raw
+
+
+# ----------------------------------------------------------------------
+# public API
+
+
+def to_onnx(estimator, path=None, X_sample=None):
+    """The fitted student, its preprocessing included, as one ONNX model.
+
+    Parameters
+    ----------
+    estimator : fitted DistilledClassifier or DistilledRegressor
+        Its student preprocessor must be the default one (``preprocessor=None``).
+    path : str or path-like, default=None
+        Where to save the model; not saved when None.
+    X_sample : array-like or DataFrame, default=None
+        Optional rows: when given and onnxruntime is installed, the exported
+        model is run on them and compared with the estimator's own
+        predictions; a mismatch raises RuntimeError.
+
+    Returns
+    -------
+    model : onnx.ModelProto
+        Inputs ``"X_numeric"`` (float64 ``[N, n_numeric]``, NaN for missing)
+        and/or ``"X_categorical"`` (string ``[N, n_categorical]``); build them
+        with :func:`onnx_inputs`. Output ``"probabilities"`` (float32
+        ``[N, n_classes]``) for a classifier, ``"predictions"`` (float64
+        ``[N, n_outputs]``) for a regressor.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    from ._classifier import DistilledClassifier
+    from ._regressor import DistilledRegressor
+
+    onnx = _onnx()
+    if not isinstance(estimator, (DistilledClassifier, DistilledRegressor)):
+        raise TypeError(
+            f"to_onnx expects a DistilledClassifier or DistilledRegressor; got {type(estimator).__name__}"
+        )
+    check_is_fitted(estimator, "student_")
+    blocks, numeric, categorical = _parse_preprocessor(estimator.preprocessor_)
+    g = _Graph(onnx)
+    h = onnx.helper
+    TP = onnx.TensorProto
+    inputs = []
+    num_pos = {c: i for i, c in enumerate(numeric)}
+    cat_pos = {c: i for i, c in enumerate(categorical)}
+    if numeric:
+        inputs.append(h.make_tensor_value_info("X_numeric", TP.DOUBLE, ["N", len(numeric)]))
+    if categorical:
+        inputs.append(h.make_tensor_value_info("X_categorical", TP.STRING, ["N", len(categorical)]))
+
+    parts = []
+    for block in blocks:
+        kind, cols = block[0], block[1]
+        if kind == "onehot":
+            parts.extend(_onehot_block(g, "X_categorical", block[2], [cat_pos[c] for c in cols]))
+            continue
+        idx = [num_pos[c] for c in cols]
+        x = "X_numeric"
+        if idx != list(range(len(numeric))):
+            x = g.op("Gather", ["X_numeric", g.const(np.asarray(idx, np.int64))], axis=1)
+        if kind == "quantile":
+            parts.append(_quantile_block(g, x, block[2], block[3]))
+        else:  # indicator
+            feats = np.asarray(block[2].features_, dtype=np.int64)
+            if len(feats) == 0:
+                continue
+            sel = g.op("Gather", [x, g.const(feats)], axis=1)
+            parts.append(g.op("Cast", [g.op("IsNaN", [sel])], to=11))
+    if not parts:
+        raise TypeError("to_onnx: the preprocessor outputs no columns")
+    z = parts[0] if len(parts) == 1 else g.op("Concat", parts, axis=1)
+    z = g.op("Cast", [z], to=1)  # float32, as check_encoded
+
+    module = estimator.student_.module_
+    n_inputs = _n_encoded(blocks)
+    raw = _student_graph(g, z, module, n_inputs)
+    if isinstance(estimator, DistilledClassifier):
+        n_out = len(estimator.classes_)
+        g.op("Softmax", [raw], out="probabilities", axis=1)
+        outputs = [h.make_tensor_value_info("probabilities", TP.FLOAT, ["N", n_out])]
+    else:
+        n_out = len(np.atleast_1d(estimator.target_mean_))
+        raw64 = g.op("Cast", [raw], to=11)
+        scaled = g.op("Mul", [raw64, g.const(np.asarray(estimator.target_scale_, np.float64).reshape(-1))])
+        g.op("Add", [scaled, g.const(np.asarray(estimator.target_mean_, np.float64).reshape(-1))], out="predictions")
+        outputs = [h.make_tensor_value_info("predictions", TP.DOUBLE, ["N", n_out])]
+
+    graph = h.make_graph(g.nodes, "skdistill_" + type(estimator).__name__, inputs, outputs, g.inits)
+    model = h.make_model(
+        graph,
+        opset_imports=[h.make_opsetid("", OPSET), h.make_opsetid("ai.onnx.ml", ML_OPSET)],
+        producer_name="skdistill",
+    )
+    model.ir_version = IR_VERSION
+    meta = {
+        "numeric_columns": [int(c) for c in numeric],
+        "categorical_columns": [int(c) for c in categorical],
+        "n_features_in": int(estimator.n_features_in_),
+        "feature_names_in": [str(c) for c in getattr(estimator, "feature_names_in_", [])],
+    }
+    if isinstance(estimator, DistilledClassifier):
+        meta["classes"] = [c.item() if hasattr(c, "item") else c for c in estimator.classes_]
+    onnx.helper.set_model_props(model, {"skdistill": json.dumps(meta, default=str)})
+    onnx.checker.check_model(model)
+    if X_sample is not None:
+        _verify(model, estimator, X_sample)
+    if path is not None:
+        onnx.save_model(model, path)
+    return model
+
+
+def _n_encoded(blocks):
+    n = 0
+    for block in blocks:
+        if block[0] == "quantile":
+            n += len(block[1])
+        elif block[0] == "indicator":
+            n += len(block[2].features_)
+        else:
+            enc = block[2]
+            infrequent = getattr(enc, "infrequent_categories_", None) or [None] * len(enc.categories_)
+            for cats, inf in zip(enc.categories_, infrequent):
+                k = 0 if inf is None else len(inf)
+                n += len(cats) - k + (1 if k else 0)
+    return n
+
+
+def _columns_of(estimator_or_model):
+    if hasattr(estimator_or_model, "graph"):  # an onnx ModelProto
+        props = {p.key: p.value for p in estimator_or_model.metadata_props}
+        if "skdistill" not in props:
+            raise ValueError("this ONNX model was not written by skdistill.to_onnx")
+        meta = json.loads(props["skdistill"])
+        return meta["numeric_columns"], meta["categorical_columns"], meta["n_features_in"]
+    _, numeric, categorical = _parse_preprocessor(estimator_or_model.preprocessor_)
+    return numeric, categorical, estimator_or_model.n_features_in_
+
+
+def onnx_inputs(estimator_or_model, X):
+    """The feed dict for a model made by :func:`to_onnx`.
+
+    Parameters
+    ----------
+    estimator_or_model : fitted estimator or onnx.ModelProto from :func:`to_onnx`
+    X : array-like or DataFrame
+        Rows with the same columns as in ``fit``.
+
+    Returns
+    -------
+    feed : dict
+        ``{"X_numeric": float64 array, "X_categorical": str array}`` (only
+        the inputs the model has), ready for ``InferenceSession.run``.
+    """
+    numeric, categorical, n_features = _columns_of(estimator_or_model)
+    if not isinstance(X, pd.DataFrame):
+        X = np.asarray(X)
+        if X.ndim == 1:
+            X = X.reshape(1, -1)
+    if X.shape[1] != n_features:
+        raise ValueError(f"X has {X.shape[1]} features, but the model expects {n_features}")
+    feed = {}
+    if numeric:
+        cols = X.iloc[:, numeric] if isinstance(X, pd.DataFrame) else X[:, numeric]
+        feed["X_numeric"] = np.ascontiguousarray(_as_float(cols), dtype=np.float64)
+    if categorical:
+        cols = X.iloc[:, categorical] if isinstance(X, pd.DataFrame) else X[:, categorical]
+        feed["X_categorical"] = _as_categories(cols).astype(str)
+    return feed
+
+
+def _verify(model, estimator, X_sample):
+    try:
+        import onnxruntime as ort
+    except ImportError:  # pragma: no cover - depends on the environment
+        return
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, onnx_inputs(estimator, X_sample))[0]
+    if hasattr(estimator, "predict_proba"):
+        want = estimator.predict_proba(X_sample)
+        ok = np.allclose(got, want, atol=1e-4)
+    else:
+        want = estimator.predict(X_sample).reshape(got.shape)
+        ok = np.allclose(got, want, rtol=1e-3, atol=1e-4 * (np.abs(want).max() + 1e-12))
+    if not ok:
+        raise RuntimeError(
+            "the exported ONNX model does not reproduce the estimator on X_sample "
+            f"(max abs difference {np.abs(got - want).max():.3g})"
+        )
+
