@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
@@ -32,6 +33,8 @@ from sklearn.utils.validation import (
 
 from . import _cache
 from ._augment import check_augmenter
+from ._checks import check_unique_columns
+from ._inference import compile_encoder, mlp_layers, numpy_forward, predict_chunked
 from ._preprocessing import check_encoded, infer_column_kinds, make_default_preprocessor
 from ._student import build_student, predict_raw, resident_device, resolve_device
 from ._teacher import _is_torch_module, is_fitted, resolve_teacher, teacher_list
@@ -42,6 +45,11 @@ def _teacher_allows_nan(teacher):
     for t in teachers:
         if _is_torch_module(t):
             return False
+        if isinstance(t, Pipeline):
+            # scikit-learn pipelines never advertise allow_nan, even when their
+            # first steps impute: the pipeline gets X as is and raises its own
+            # clear error if one of its steps cannot take NaN
+            continue
         try:
             if not get_tags(t).input_tags.allow_nan:
                 return False
@@ -121,6 +129,7 @@ class BaseDistiller(BaseEstimator):
     def _check_X(self, X, *, reset, allow_nan=None):
         """Validate X without converting a DataFrame (the teacher gets it as is)."""
         if isinstance(X, pd.DataFrame):
+            check_unique_columns(X)
             if X.shape[0] == 0:
                 raise ValueError(
                     f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
@@ -224,6 +233,8 @@ class BaseDistiller(BaseEstimator):
         else:
             pre = clone(self.preprocessor)
         Z = check_encoded(pre.fit_transform(X))
+        head = X.iloc[:512] if isinstance(X, pd.DataFrame) else X[:512]
+        compiled = compile_encoder(pre, head, Z[:512])  # the fast prediction path, or None
 
         # the transfer set
         outputs = [_cache.teacher_outputs(adapter, X, x_key, self.memory)]
@@ -276,6 +287,7 @@ class BaseDistiller(BaseEstimator):
 
         self.teacher_ = adapter.estimator if not isinstance(adapter.estimator, tuple) else list(adapter.estimator)
         self.preprocessor_ = pre
+        self._compiled_encoder_ = compiled
         self.column_kinds_ = kinds
         self.student_ = net
         self.n_transfer_ = Z_all.shape[0]
@@ -286,14 +298,33 @@ class BaseDistiller(BaseEstimator):
     # predict
 
     def _encode(self, X):
+        """X validated and encoded for the student (float32)."""
         check_is_fitted(self, "student_")
         X = self._check_X(X, reset=False)
-        return check_encoded(self.preprocessor_.transform(X))
+        return check_encoded(self._encoder()(X))
+
+    def _encoder(self):
+        compiled = getattr(self, "_compiled_encoder_", None)
+        return compiled.transform if compiled is not None else self.preprocessor_.transform
 
     def _raw_predict(self, X):
-        """The student's raw outputs (logits, or standardized predictions)."""
-        Z = self._encode(X)
-        return predict_raw(self.student_.module_, Z, self.student_.device)
+        """The student's raw outputs (logits, or standardized predictions).
+
+        Encoding and forward pass run over bounded chunks of rows
+        (:func:`~skdistill._inference.predict_chunked`); the default MLP on
+        CPU answers through numpy, other modules and devices through torch.
+        """
+        check_is_fitted(self, "student_")
+        X = self._check_X(X, reset=False)
+        module, device = self.student_.module_, self.student_.device
+        layers = mlp_layers(module) if torch.device(device).type == "cpu" else None
+        if layers is not None:
+            def forward(Z):
+                return numpy_forward(layers, Z)
+        else:
+            def forward(Z):
+                return predict_raw(module, Z, device)
+        return predict_chunked(X, X.shape[0], self._encoder(), forward)
 
 
 def _cuda_indices(device):

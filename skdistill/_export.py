@@ -30,6 +30,14 @@ import json
 import numpy as np
 import pandas as pd
 
+from ._inference import (
+    BOUNDS_THRESHOLD as _BOUNDS_THRESHOLD,
+    CompiledEncoder,
+    UnsupportedPreprocessor,
+    mlp_layers,
+    onehot_layout,
+    parse_preprocessor,
+)
 from ._preprocessing import _as_categories, _as_float
 
 __all__ = ["to_onnx", "onnx_inputs"]
@@ -37,7 +45,6 @@ __all__ = ["to_onnx", "onnx_inputs"]
 OPSET = 17
 ML_OPSET = 3
 IR_VERSION = 8
-_BOUNDS_THRESHOLD = 1e-7  # sklearn.preprocessing._data.BOUNDS_THRESHOLD
 
 # Acklam's inverse normal CDF coefficients
 _A = [-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
@@ -94,12 +101,6 @@ class _Graph:
 # preprocessing
 
 
-def _func_of(step):
-    from sklearn.preprocessing import FunctionTransformer
-
-    return step.func if isinstance(step, FunctionTransformer) else None
-
-
 def _unsupported(pre, why):
     return TypeError(
         f"to_onnx cannot convert the student's preprocessor ({type(pre).__name__}): {why}. "
@@ -110,51 +111,10 @@ def _unsupported(pre, why):
 
 def _parse_preprocessor(pre):
     """The fitted default preprocessor as a list of (kind, columns, fitted steps)."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import MissingIndicator, SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, QuantileTransformer
-
-    if not isinstance(pre, ColumnTransformer):
-        raise _unsupported(pre, "it is not the default ColumnTransformer")
-    blocks = []
-    for name, trans, cols in pre.transformers_:
-        if name == "remainder" or (isinstance(trans, str) and trans == "drop"):
-            continue
-        if not isinstance(trans, Pipeline):
-            raise _unsupported(pre, f"transformer {name!r} is not a Pipeline")
-        cols = list(np.asarray(cols).tolist())
-        if any(not isinstance(c, (int, np.integer)) for c in cols):
-            raise _unsupported(pre, f"transformer {name!r} selects columns by name")
-        steps = [s for _, s in trans.steps]
-        funcs = [_func_of(s) for s in steps]
-        if (
-            len(steps) == 3
-            and funcs[0] is _as_float
-            and isinstance(steps[1], SimpleImputer)
-            and isinstance(steps[2], QuantileTransformer)
-        ):
-            imp, qt = steps[1], steps[2]
-            if not (isinstance(imp.missing_values, float) and np.isnan(imp.missing_values)):
-                raise _unsupported(pre, "the imputer's missing_values is not NaN")
-            if getattr(imp, "add_indicator", False):
-                raise _unsupported(pre, "the imputer adds an indicator")
-            blocks.append(("quantile", cols, imp, qt))
-        elif len(steps) == 2 and funcs[0] is _as_float and isinstance(steps[1], MissingIndicator):
-            ind = steps[1]
-            if not (isinstance(ind.missing_values, float) and np.isnan(ind.missing_values)):
-                raise _unsupported(pre, "the missing indicator's missing_values is not NaN")
-            blocks.append(("indicator", cols, ind))
-        elif len(steps) == 2 and funcs[0] is _as_categories and isinstance(steps[1], OneHotEncoder):
-            enc = steps[1]
-            if enc.drop is not None:
-                raise _unsupported(pre, "the one-hot encoder drops categories")
-            blocks.append(("onehot", cols, enc))
-        else:
-            raise _unsupported(pre, f"transformer {name!r} has steps {[type(s).__name__ for s in steps]}")
-    numeric = sorted({c for b in blocks if b[0] != "onehot" for c in b[1]})
-    categorical = sorted({c for b in blocks if b[0] == "onehot" for c in b[1]})
-    return blocks, numeric, categorical
+    try:
+        return parse_preprocessor(pre)
+    except UnsupportedPreprocessor as exc:
+        raise _unsupported(pre, str(exc)) from None
 
 
 def _interp(g, x, xp, fp):
@@ -251,28 +211,15 @@ def _quantile_block(g, x, imp, qt):
 
 def _onehot_block(g, xcat, enc, positions):
     """One-hot columns of the encoder; xcat is string [N, n_categorical]."""
-    n_outs = getattr(enc, "_n_features_outs", None)
-    infrequent = getattr(enc, "infrequent_categories_", None) or [None] * len(enc.categories_)
     outs = []
-    for j, (pos, cats) in enumerate(zip(positions, enc.categories_)):
-        infreq = infrequent[j]
-        infreq_set = set() if infreq is None else {str(c) for c in infreq}
-        frequent = [str(c) for c in cats if str(c) not in infreq_set]
-        n_out = len(frequent) + (1 if infreq_set else 0)
-        if n_outs is not None and int(n_outs[j]) != n_out:
-            raise TypeError(f"to_onnx: unexpected one-hot layout for categorical feature {j}")
+    for pos, (mapping, unknown, n_out) in zip(positions, onehot_layout(enc)):
         if n_out == 0:
             continue
-        keys, values = [], []
-        for c in cats:
-            c = str(c)
-            keys.append(c)
-            values.append(len(frequent) if c in infreq_set else frequent.index(c))
-        unknown = len(frequent) if infreq_set else -1
         col = g.op("Gather", [xcat, g.const(np.int64(pos))], axis=1)
         code = g.op(
             "LabelEncoder", [col], domain="ai.onnx.ml",
-            keys_strings=keys, values_int64s=values, default_int64=unknown,
+            keys_strings=list(mapping), values_int64s=list(mapping.values()),
+            default_int64=-1 if unknown is None else unknown,
         )
         code = g.op("Unsqueeze", [code, g.const(np.array([1], dtype=np.int64))])
         hot = g.op("Equal", [code, g.const(np.arange(n_out, dtype=np.int64))])
@@ -284,43 +231,9 @@ def _onehot_block(g, xcat, enc, positions):
 # the student module
 
 
-def _mlp_layers(module):
-    """[(weight, bias, relu_after)] for Sequential Linear/ReLU/Dropout modules, else None."""
-    import torch
-    from torch import nn
-
-    seq = getattr(module, "layers", module)
-    if not isinstance(seq, nn.Sequential):
-        return None
-    if type(module).forward not in (nn.Sequential.forward,) and not _is_plain_mlp(module):
-        return None
-    layers = []
-    for m in seq:
-        if isinstance(m, nn.Linear):
-            w = m.weight.detach().to("cpu", torch.float32).numpy()
-            b = (m.bias.detach().to("cpu", torch.float32).numpy() if m.bias is not None
-                 else np.zeros(w.shape[0], np.float32))
-            layers.append([w, b, False])
-        elif isinstance(m, nn.ReLU):
-            if not layers or layers[-1][2]:
-                return None
-            layers[-1][2] = True
-        elif isinstance(m, (nn.Dropout, nn.Identity)):
-            continue
-        else:
-            return None
-    return layers or None
-
-
-def _is_plain_mlp(module):
-    from ._student import MLP
-
-    return type(module) is MLP
-
-
 def _student_graph(g, z, module, n_inputs):
     """Append the student's forward pass to g; returns the raw output name."""
-    layers = _mlp_layers(module)
+    layers = mlp_layers(module)
     if layers is not None:
         h = z
         for w, b, relu in layers:
@@ -443,7 +356,7 @@ def to_onnx(estimator, path=None, X_sample=None):
     z = g.op("Cast", [z], to=1)  # float32, as check_encoded
 
     module = estimator.student_.module_
-    n_inputs = _n_encoded(blocks)
+    n_inputs = CompiledEncoder(estimator.preprocessor_).n_output
     raw = _student_graph(g, z, module, n_inputs)
     if isinstance(estimator, DistilledClassifier):
         n_out = len(estimator.classes_)
@@ -478,22 +391,6 @@ def to_onnx(estimator, path=None, X_sample=None):
     if path is not None:
         onnx.save_model(model, path)
     return model
-
-
-def _n_encoded(blocks):
-    n = 0
-    for block in blocks:
-        if block[0] == "quantile":
-            n += len(block[1])
-        elif block[0] == "indicator":
-            n += len(block[2].features_)
-        else:
-            enc = block[2]
-            infrequent = getattr(enc, "infrequent_categories_", None) or [None] * len(enc.categories_)
-            for cats, inf in zip(enc.categories_, infrequent):
-                k = 0 if inf is None else len(inf)
-                n += len(cats) - k + (1 if k else 0)
-    return n
 
 
 def _columns_of(estimator_or_model):

@@ -9,7 +9,6 @@ Targets are packed into one float tensor per row so that skorch's ordinary
 * regression: ``[teacher prediction (d), y (d), has_y flag]``.
 """
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 

@@ -522,3 +522,19 @@ def test_unlabeled_rows_carry_soft_targets_only(binary_data):
     est = DistilledClassifier(teacher, **FAST).fit(X[:50], y[:50], X_unlabeled=X_u)
     assert est.n_transfer_ == 50 + len(X_u)
     assert len(teacher.calls_) == 2
+
+
+def test_pipeline_teacher_that_imputes_accepts_nan(binary_data):
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    X, y = binary_data
+    X = X.copy()
+    X[::9, 0] = np.nan
+    teacher = make_pipeline(SimpleImputer(), LogisticRegression())
+    est = DistilledClassifier(teacher, **FAST).fit(X, y)
+    proba = est.predict_proba(X)
+    assert np.isfinite(proba).all()
+    # a pipeline that cannot take NaN says so itself
+    with pytest.raises(ValueError, match="NaN"):
+        DistilledClassifier(make_pipeline(LogisticRegression()), **FAST).fit(X, y)

@@ -1,0 +1,418 @@
+"""The prediction path: a compiled, chunked student for serving.
+
+A fitted student answers through two steps, encoding (the student's
+preprocessor) and the forward pass. Through scikit-learn's transformers and
+torch, a one-row prediction costs milliseconds of per-call overhead
+(validation, pandas, dispatch) and large inputs are encoded all at once. For
+the default preprocessor (:func:`~skdistill.make_default_preprocessor`) and
+the default :class:`~skdistill.MLP` on CPU, this module compiles both steps
+into a few vectorized numpy operations over the fitted attributes:
+
+* :class:`CompiledEncoder`: median imputation, the quantile transform
+  (scikit-learn's two-sided linear interpolation over ``quantiles_``, the
+  tail bounds, then ``ndtri``), the missing-value indicator and one-hot
+  encoding with infrequent and unseen categories, in the same column order as
+  the fitted ``ColumnTransformer``;
+* :func:`mlp_layers`: the weights of a plain Linear/ReLU MLP, read from the
+  live module at each call (so further training of ``student_`` is seen).
+
+:func:`predict_chunked` runs encoding and forward pass over bounded row
+chunks, so that memory beyond the output does not grow with the input. Any
+other preprocessor or student module takes the general path (the fitted
+transformer and the torch module) through the same chunking.
+
+The compiled encoder is checked against the fitted preprocessor on the
+training rows when it is built (:func:`compile_encoder`); on any mismatch,
+e.g. from a future scikit-learn, the general path is used.
+"""
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtri
+
+from ._preprocessing import _as_categories, _as_float, check_encoded
+
+#: sklearn.preprocessing._data.BOUNDS_THRESHOLD
+BOUNDS_THRESHOLD = 1e-7
+MISSING_CATEGORY = "__missing__"
+
+#: rows per chunk of encoding + forward pass
+CHUNK_ROWS = 65536
+#: below this many rows x quantiles x features, the quantile search broadcasts
+_BROADCAST_LIMIT = 1 << 18
+
+
+class UnsupportedPreprocessor(TypeError):
+    """The preprocessor is not skdistill's default one."""
+
+
+# ----------------------------------------------------------------------
+# reading the fitted default preprocessor (shared with the ONNX export)
+
+
+def _func_of(step):
+    from sklearn.preprocessing import FunctionTransformer
+
+    return step.func if isinstance(step, FunctionTransformer) else None
+
+
+def parse_preprocessor(pre):
+    """The fitted default preprocessor as ``(blocks, numeric, categorical)``.
+
+    ``blocks`` lists, in output order, ``("quantile", cols, imputer,
+    quantile_transformer)``, ``("indicator", cols, missing_indicator)`` and
+    ``("onehot", cols, one_hot_encoder)``; ``numeric`` and ``categorical``
+    are the sorted input column positions of each kind. Raises
+    :class:`UnsupportedPreprocessor` naming what differs from the default.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import MissingIndicator, SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, QuantileTransformer
+
+    if not isinstance(pre, ColumnTransformer):
+        raise UnsupportedPreprocessor("it is not the default ColumnTransformer")
+    blocks = []
+    for name, trans, cols in pre.transformers_:
+        if name == "remainder" or (isinstance(trans, str) and trans == "drop"):
+            continue
+        if not isinstance(trans, Pipeline):
+            raise UnsupportedPreprocessor(f"transformer {name!r} is not a Pipeline")
+        cols = list(np.asarray(cols).tolist())
+        if any(not isinstance(c, (int, np.integer)) for c in cols):
+            raise UnsupportedPreprocessor(f"transformer {name!r} selects columns by name")
+        steps = [s for _, s in trans.steps]
+        funcs = [_func_of(s) for s in steps]
+        if (
+            len(steps) == 3
+            and funcs[0] is _as_float
+            and isinstance(steps[1], SimpleImputer)
+            and isinstance(steps[2], QuantileTransformer)
+        ):
+            imp, qt = steps[1], steps[2]
+            if not (isinstance(imp.missing_values, float) and np.isnan(imp.missing_values)):
+                raise UnsupportedPreprocessor("the imputer's missing_values is not NaN")
+            if getattr(imp, "add_indicator", False):
+                raise UnsupportedPreprocessor("the imputer adds an indicator")
+            blocks.append(("quantile", cols, imp, qt))
+        elif len(steps) == 2 and funcs[0] is _as_float and isinstance(steps[1], MissingIndicator):
+            ind = steps[1]
+            if not (isinstance(ind.missing_values, float) and np.isnan(ind.missing_values)):
+                raise UnsupportedPreprocessor("the missing indicator's missing_values is not NaN")
+            blocks.append(("indicator", cols, ind))
+        elif len(steps) == 2 and funcs[0] is _as_categories and isinstance(steps[1], OneHotEncoder):
+            enc = steps[1]
+            if enc.drop is not None:
+                raise UnsupportedPreprocessor("the one-hot encoder drops categories")
+            blocks.append(("onehot", cols, enc))
+        else:
+            raise UnsupportedPreprocessor(
+                f"transformer {name!r} has steps {[type(s).__name__ for s in steps]}"
+            )
+    numeric = sorted({c for b in blocks if b[0] != "onehot" for c in b[1]})
+    categorical = sorted({c for b in blocks if b[0] == "onehot" for c in b[1]})
+    return blocks, numeric, categorical
+
+
+def onehot_layout(enc):
+    """Per input column of a fitted OneHotEncoder: ``(mapping, unknown, n_out)``.
+
+    ``mapping`` maps a category (as the string the encoder saw) to its output
+    column within the column's block; ``unknown`` is where an unseen category
+    goes (the infrequent column if there is one, else -1: all zeros), as
+    ``handle_unknown="infrequent_if_exist"`` does.
+    """
+    infrequent = getattr(enc, "infrequent_categories_", None) or [None] * len(enc.categories_)
+    n_outs = getattr(enc, "_n_features_outs", None)
+    layout = []
+    for j, cats in enumerate(enc.categories_):
+        infreq = set() if infrequent[j] is None else {str(c) for c in infrequent[j]}
+        frequent = [str(c) for c in cats if str(c) not in infreq]
+        n_out = len(frequent) + (1 if infreq else 0)
+        if n_outs is not None and int(n_outs[j]) != n_out:
+            raise UnsupportedPreprocessor(f"unexpected one-hot layout for categorical feature {j}")
+        position = {c: i for i, c in enumerate(frequent)}
+        mapping = {str(c): (len(frequent) if str(c) in infreq else position[str(c)]) for c in cats}
+        unknown = len(frequent) if infreq else -1
+        if enc.handle_unknown == "error":
+            unknown = None
+        layout.append((mapping, unknown, n_out))
+    return layout
+
+
+# ----------------------------------------------------------------------
+# the compiled encoder
+
+
+def _select(X, cols):
+    return X.iloc[:, cols] if isinstance(X, pd.DataFrame) else X[:, cols]
+
+
+def _numeric_values(X, cols):
+    """The numeric columns as float64, with the same errors as the default path."""
+    part = _select(X, cols)
+    if isinstance(part, pd.DataFrame):
+        if all(
+            pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d) for d in part.dtypes
+        ):
+            return part.to_numpy(dtype=np.float64, na_value=np.nan)
+        return _as_float(part)
+    if part.dtype.kind in "iuf":
+        return part.astype(np.float64, copy=False)
+    return _as_float(part)
+
+
+class _Quantile:
+    """Imputation and the quantile transform of one fitted block, vectorized."""
+
+    def __init__(self, imp, qt):
+        stats = np.asarray(imp.statistics_, dtype=np.float64)
+        self.fill = np.where(np.isnan(stats), 0.0, stats)  # keep_empty_features fills 0
+        self.q = np.asfortranarray(qt.quantiles_, dtype=np.float64)  # (K, F), columns contiguous
+        self.ref = np.asarray(qt.references_, dtype=np.float64)  # (K,)
+        self.normal = qt.output_distribution == "normal"
+        # columns with repeated quantiles need scikit-learn's two-sided average
+        self.ties = np.flatnonzero((np.diff(self.q, axis=0) == 0).any(axis=0))
+        eps = BOUNDS_THRESHOLD - np.spacing(1)
+        self.p_lo, self.p_hi = eps, 1 - eps
+
+    def transform(self, x):
+        x = np.where(np.isnan(x), self.fill, x)
+        q, ref = self.q, self.ref
+        n, f = x.shape
+        if q.shape[0] < 2:
+            p = np.full(x.shape, ref[0])
+        elif n * q.shape[0] * f <= _BROADCAST_LIMIT:  # few rows: all columns at once
+            # scikit-learn: 0.5 * (interp(x, q, ref) - interp(-x, -q[::-1], -ref[::-1])),
+            # both terms equal where a column's quantiles are distinct
+            p = _interp(x, q, ref, "right")
+            if len(self.ties):
+                t = self.ties
+                p[:, t] = 0.5 * (p[:, t] + _interp(x[:, t], q[:, t], ref, "left"))
+        else:  # many rows: numpy.interp per column, as scikit-learn
+            p = np.empty_like(x)
+            tied = np.zeros(f, dtype=bool)
+            tied[self.ties] = True
+            for j in range(f):
+                p[:, j] = np.interp(x[:, j], q[:, j], ref)
+                if tied[j]:
+                    p[:, j] -= np.interp(-x[:, j], -q[::-1, j], -ref[::-1])
+                    p[:, j] *= 0.5
+        lo, hi = q[0], q[-1]
+        if self.normal:
+            p[x + BOUNDS_THRESHOLD > hi] = 1.0
+            p[x - BOUNDS_THRESHOLD < lo] = 0.0
+            return ndtri(np.clip(p, self.p_lo, self.p_hi, out=p), out=p)
+        p[x == hi] = 1.0
+        p[x == lo] = 0.0
+        return p
+
+
+def _count(q, x, side):
+    """Per value, how many quantiles of its column are <= (right) or < (left) it."""
+    qt = q.T  # (F, K): the comparison reduces over contiguous memory
+    if side == "right":
+        return np.count_nonzero(qt[None, :, :] <= x[:, :, None], axis=2)
+    return np.count_nonzero(qt[None, :, :] < x[:, :, None], axis=2)
+
+
+def _interp(x, q, ref, side):
+    """Per column ``numpy.interp(x, q[:, j], ref)`` (side="right"), or its
+    mirror image ``-numpy.interp(-x, -q[::-1, j], -ref[::-1])`` (side="left")."""
+    k = q.shape[0]
+    count = _count(q, x, side)
+    f = np.arange(q.shape[1])
+    if side == "right":  # q[j] <= x < q[j + 1]
+        j = np.clip(count - 1, 0, k - 2)
+        x0, x1, y0, y1 = q[j, f], q[j + 1, f], ref[j], ref[j + 1]
+        out = y0 + (x - x0) / np.where(x1 > x0, x1 - x0, 1.0) * (y1 - y0)
+        out = np.where(x < q[0], ref[0], out)
+        return np.where(x >= q[-1], ref[-1], out)
+    i = np.clip(count, 1, k - 1)  # q[i - 1] < x <= q[i]
+    x0, x1, y0, y1 = q[i - 1, f], q[i, f], ref[i - 1], ref[i]
+    out = y1 - (x1 - x) / np.where(x1 > x0, x1 - x0, 1.0) * (y1 - y0)
+    out = np.where(x <= q[0], ref[0], out)
+    return np.where(x > q[-1], ref[-1], out)
+
+
+class CompiledEncoder:
+    """numpy implementation of a fitted default preprocessor's ``transform``.
+
+    Build it with :func:`compile_encoder`; ``transform(X)`` takes X as
+    validated by the estimator (ndarray or DataFrame, all columns) and returns
+    the encoded float32 matrix.
+    """
+
+    def __init__(self, pre):
+        blocks, numeric, categorical = parse_preprocessor(pre)
+        self.numeric = numeric
+        num_pos = {c: i for i, c in enumerate(numeric)}
+        self.steps = []
+        width = 0
+        for block in blocks:
+            kind, cols = block[0], block[1]
+            if kind == "onehot":
+                layout = onehot_layout(block[2])
+                if any(unknown is None for _, unknown, _ in layout):
+                    raise UnsupportedPreprocessor("the one-hot encoder errors on unknown categories")
+                self.steps.append(("onehot", cols, layout))
+                width += sum(n_out for _, _, n_out in layout)
+            elif kind == "quantile":
+                self.steps.append(("quantile", [num_pos[c] for c in cols], _Quantile(block[2], block[3])))
+                width += len(cols)
+            else:
+                feats = np.asarray(block[2].features_, dtype=np.intp)
+                self.steps.append(("indicator", [num_pos[c] for c in cols], feats))
+                width += len(feats)
+        self.n_output = width
+
+    def transform(self, X):
+        n = X.shape[0]
+        out = np.zeros((n, self.n_output), dtype=np.float32)
+        raw = _numeric_values(X, self.numeric) if self.numeric else None
+        at = 0
+        for kind, cols, params in self.steps:
+            if kind == "quantile":
+                x = raw if cols == list(range(raw.shape[1])) else raw[:, cols]
+                z = params.transform(x)
+                out[:, at : at + z.shape[1]] = z
+                at += z.shape[1]
+            elif kind == "indicator":
+                x = raw if cols == list(range(raw.shape[1])) else raw[:, cols]
+                out[:, at : at + len(params)] = np.isnan(x[:, params])
+                at += len(params)
+            else:
+                for col, (mapping, unknown, n_out) in zip(cols, params):
+                    idx = _category_codes(_select(X, [col]), mapping, unknown)
+                    rows = np.flatnonzero(idx >= 0)
+                    out[rows, at + idx[rows]] = 1.0
+                    at += n_out
+        return out
+
+
+def _category_codes(column, mapping, unknown):
+    """Output position of each value of one categorical column (-1: none)."""
+    if isinstance(column, pd.DataFrame):
+        series = column.iloc[:, 0]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            table = np.array(
+                [mapping.get(str(c), unknown) for c in series.cat.categories]
+                + [mapping.get(MISSING_CATEGORY, unknown)],
+                dtype=np.intp,
+            )
+            return table[series.cat.codes.to_numpy()]  # code -1 (missing) -> last
+        values = series.to_numpy(dtype=object)
+    else:
+        values = np.asarray(column).reshape(-1)
+    if len(values) <= 64:
+        return np.array(
+            [mapping.get(MISSING_CATEGORY if _isna(v) else str(v), unknown) for v in values],
+            dtype=np.intp,
+        )
+    strings = _as_categories(values.reshape(-1, 1)).reshape(-1)
+    keys = list(mapping)
+    codes = pd.Index(keys, dtype=object).get_indexer(strings)
+    table = np.array([mapping[k] for k in keys] + [unknown], dtype=np.intp)
+    return table[codes]  # code -1 (unseen) -> unknown
+
+
+def _isna(v):
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def compile_encoder(pre, X_check=None, Z_check=None):
+    """A :class:`CompiledEncoder` for ``pre``, or None when it cannot be compiled.
+
+    When ``X_check`` and its encoding ``Z_check`` by ``pre`` are given, the
+    compiled encoder must reproduce them (within 1e-5), else None.
+    """
+    try:
+        enc = CompiledEncoder(pre)
+        if X_check is not None:
+            Z = enc.transform(X_check)
+            if Z.shape != Z_check.shape or not np.allclose(Z, Z_check, rtol=1e-5, atol=1e-5):
+                return None
+    except (UnsupportedPreprocessor, ValueError, TypeError, KeyError, IndexError):
+        return None
+    return enc
+
+
+# ----------------------------------------------------------------------
+# the forward pass
+
+
+def mlp_layers(module):
+    """``[(W, b, relu)]`` of a plain Linear/ReLU/Dropout MLP, else None.
+
+    Reads the live weights (numpy views of CPU tensors, no copy).
+    """
+    import torch
+    from torch import nn
+
+    from ._student import MLP
+
+    if type(module) is MLP:
+        seq = module.layers
+    elif type(module) is nn.Sequential:
+        seq = module
+    else:
+        return None
+    layers = []
+    for m in seq:
+        if isinstance(m, nn.Linear):
+            w = m.weight.detach()
+            if w.device.type != "cpu":
+                w = w.cpu()
+            w = w.to(torch.float32).numpy()
+            b = m.bias
+            b = (
+                b.detach().cpu().to(torch.float32).numpy()
+                if b is not None
+                else np.zeros(w.shape[0], np.float32)
+            )
+            layers.append([w, b, False])
+        elif isinstance(m, nn.ReLU):
+            if not layers or layers[-1][2]:
+                return None
+            layers[-1][2] = True
+        elif isinstance(m, (nn.Dropout, nn.Identity)):
+            continue
+        else:
+            return None
+    return layers or None
+
+
+def numpy_forward(layers, Z):
+    """The MLP's forward pass in numpy float32."""
+    h = Z
+    for w, b, relu in layers:
+        h = h @ w.T
+        h += b
+        if relu:
+            np.maximum(h, 0, out=h)
+    return h
+
+
+def predict_chunked(X, n_rows, encode, forward, chunk_rows=None):
+    """Encode and forward X in chunks of rows; returns float32 (n_rows, n_out).
+
+    ``encode`` maps a slice of X to a float32 matrix, ``forward`` maps that
+    to the raw outputs. Memory beyond the output is one chunk's worth.
+    """
+    if n_rows == 0:
+        raise ValueError("cannot predict on 0 rows")
+    chunk_rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
+    out = None
+    for start in range(0, n_rows, chunk_rows):
+        stop = min(n_rows, start + chunk_rows)
+        part = X.iloc[start:stop] if isinstance(X, pd.DataFrame) else X[start:stop]
+        res = forward(check_encoded(encode(part)))
+        if out is None:
+            if stop == n_rows:
+                return np.ascontiguousarray(res, dtype=np.float32)
+            out = np.empty((n_rows, res.shape[1]), dtype=np.float32)
+        out[start:stop] = res
+    return out

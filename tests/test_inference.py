@@ -1,0 +1,193 @@
+"""The compiled prediction path: encoder, numpy forward pass, chunking."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.preprocessing import StandardScaler
+
+from skdistill import DistilledClassifier, DistilledRegressor, infer_column_kinds, make_default_preprocessor
+from skdistill import _inference
+from skdistill._inference import compile_encoder, mlp_layers, numpy_forward
+
+from .conftest import FAST
+
+
+def _frame(n, seed=0):
+    rng = np.random.RandomState(seed)
+    X = pd.DataFrame(
+        {
+            "normal": rng.normal(size=n),
+            "counts": rng.poisson(2, size=n).astype(float),  # repeated quantiles
+            "cauchy": rng.standard_cauchy(size=n),
+            "int": rng.randint(0, 1000, size=n),
+            "cat": pd.Categorical(rng.choice(list("abcdefgh"), size=n, p=[.3, .3, .2, .1, .05, .03, .015, .005])),
+            "flag": rng.rand(n) > 0.5,
+            "text": rng.choice(["x", "y", None], size=n).astype(object),
+        }
+    )
+    X.loc[::7, "normal"] = np.nan
+    return X
+
+
+def _shifted(X, seed=1):
+    """Rows unlike the training rows: out-of-range values, unseen categories, new NaN."""
+    rng = np.random.RandomState(seed)
+    X = X.copy()
+    X.loc[:20, "normal"] = rng.normal(size=21) * 100
+    X.loc[5:9, "int"] = -5
+    X["text"] = X["text"].where(rng.rand(len(X)) > 0.1, "never seen")
+    X["cat"] = X["cat"].cat.add_categories(["new"])
+    X.loc[3:9, "cat"] = "new"
+    X.loc[::11, "cauchy"] = np.nan
+    return X
+
+
+@pytest.fixture(scope="module")
+def fitted_pre():
+    X = _frame(2000)
+    pre = make_default_preprocessor(infer_column_kinds(X), len(X), random_state=0)
+    Z = pre.fit_transform(X).astype(np.float32)
+    return X, pre, Z
+
+
+@pytest.mark.parametrize("rows", [slice(0, 1), slice(0, 3), slice(0, 70), slice(None)])
+def test_compiled_encoder_matches_preprocessor(fitted_pre, rows):
+    X, pre, Z = fitted_pre
+    enc = compile_encoder(pre, X, Z)
+    assert enc is not None
+    for data in (X, _shifted(X)):
+        part = data.iloc[rows]
+        np.testing.assert_allclose(enc.transform(part), pre.transform(part), atol=1e-6)
+
+
+def test_both_quantile_search_paths_agree(fitted_pre, monkeypatch):
+    X, pre, Z = fitted_pre
+    enc = compile_encoder(pre)
+    X2 = _shifted(X)
+    small = enc.transform(X2)  # all rows at once: per-column numpy.interp
+    monkeypatch.setattr(_inference, "_BROADCAST_LIMIT", 10**12)
+    broadcast = np.vstack([enc.transform(X2.iloc[i : i + 50]) for i in range(0, len(X2), 50)])
+    np.testing.assert_allclose(broadcast, small, atol=1e-7)
+    np.testing.assert_allclose(small, pre.transform(X2), atol=1e-6)
+
+
+def test_compiled_encoder_on_numpy_input():
+    X = np.random.RandomState(0).normal(size=(300, 5))
+    pre = make_default_preprocessor(infer_column_kinds(X), len(X), random_state=0)
+    Z = pre.fit_transform(X)
+    enc = compile_encoder(pre, X, Z)
+    np.testing.assert_allclose(enc.transform(X * 3), pre.transform(X * 3), atol=1e-6)
+
+
+def test_user_preprocessor_is_not_compiled(binary_data):
+    X, y = binary_data
+    est = DistilledClassifier(LogisticRegression().fit(X, y), preprocessor=StandardScaler(), **FAST).fit(X, y)
+    assert est._compiled_encoder_ is None
+    Z = est.preprocessor_.transform(X).astype(np.float32)
+    with torch.no_grad():
+        logits = est.student_.module_(torch.from_numpy(Z)).numpy()
+    np.testing.assert_allclose(est.decision_function(X), logits[:, 1] - logits[:, 0], atol=1e-5)
+
+
+def test_estimator_uses_compiled_path_and_matches_torch(mixed_frame):
+    X, y = mixed_frame
+    est = DistilledClassifier(LogisticRegression(), **FAST)
+    est.set_params(preprocessor=None)
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    teacher = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore"), ["color", "flag"]),
+        (StandardScaler(), ["count"]),
+    )
+    from sklearn.pipeline import make_pipeline
+
+    est.set_params(teacher=make_pipeline(teacher, LogisticRegression()))
+    est.fit(X, y)
+    assert est._compiled_encoder_ is not None
+    Z = est.preprocessor_.transform(X).astype(np.float32)
+    with torch.no_grad():
+        want = torch.softmax(est.student_.module_(torch.from_numpy(Z)), dim=1).numpy()
+    np.testing.assert_allclose(est.predict_proba(X), want, atol=1e-5)
+
+
+def test_numpy_forward_equals_torch():
+    torch.manual_seed(0)
+    from skdistill import MLP
+
+    module = MLP(7, 3, (16, 8), dropout=0.2).eval()
+    Z = np.random.RandomState(0).normal(size=(50, 7)).astype(np.float32)
+    with torch.no_grad():
+        want = module(torch.from_numpy(Z)).numpy()
+    np.testing.assert_allclose(numpy_forward(mlp_layers(module), Z), want, atol=1e-5)
+
+
+def test_custom_module_is_not_run_in_numpy():
+    class Custom(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.lin(x) * 2
+
+    assert mlp_layers(Custom()) is None
+
+
+@pytest.mark.parametrize("as_frame", [True, False])
+def test_chunked_prediction_equals_one_chunk(mixed_frame, binary_data, monkeypatch, as_frame):
+    if as_frame:
+        X, y = mixed_frame
+        est = DistilledClassifier(_FrameLR(), **FAST).fit(X, y)
+    else:
+        X, y = binary_data
+        est = DistilledClassifier(LogisticRegression(), **FAST).fit(X, y)
+    whole = est.predict_proba(X)
+    monkeypatch.setattr(_inference, "CHUNK_ROWS", 7)
+    np.testing.assert_allclose(est.predict_proba(X), whole, atol=1e-6)
+    np.testing.assert_array_equal(est.predict(X), est.classes_[whole.argmax(1)])
+
+
+def test_regressor_chunked(monkeypatch):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 4))
+    y = X @ [1.0, -2.0, 0.5, 0.0] + rng.normal(scale=0.1, size=120)
+    est = DistilledRegressor(Ridge(), **FAST).fit(X, y)
+    whole = est.predict(X)
+    monkeypatch.setattr(_inference, "CHUNK_ROWS", 16)
+    np.testing.assert_allclose(est.predict(X), whole, rtol=1e-6)
+
+
+def test_predictions_follow_further_training_of_the_student(binary_data):
+    X, y = binary_data
+    est = DistilledClassifier(LogisticRegression(), **FAST).fit(X, y)
+    before = est.predict_proba(X)
+    with torch.no_grad():
+        for p in est.student_.module_.parameters():
+            p.mul_(0.5)
+    after = est.predict_proba(X)
+    assert not np.allclose(before, after)
+    Z = est._encode(X)
+    with torch.no_grad():
+        want = torch.softmax(est.student_.module_(torch.from_numpy(Z)), dim=1).numpy()
+    np.testing.assert_allclose(after, want, atol=1e-5)
+
+
+class _FrameLR(LogisticRegression):
+    """A teacher for DataFrames: logistic regression on the numeric columns."""
+
+    def _num(self, X):
+        return X.select_dtypes("number").fillna(0).to_numpy()
+
+    def fit(self, X, y):
+        return super().fit(self._num(X), y)
+
+    def predict_proba(self, X):
+        return super().predict_proba(self._num(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
