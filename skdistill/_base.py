@@ -128,6 +128,10 @@ class BaseDistiller(BaseEstimator):
 
     def _check_X(self, X, *, reset, allow_nan=None):
         """Validate X without converting a DataFrame (the teacher gets it as is)."""
+        if allow_nan is None:
+            allow_nan = self._allow_nan_
+        if not reset and self._is_plain_numeric(X, allow_nan):
+            return X  # the prediction fast path: nothing to convert or report
         if isinstance(X, pd.DataFrame):
             check_unique_columns(X)
             if X.shape[0] == 0:
@@ -145,13 +149,36 @@ class BaseDistiller(BaseEstimator):
             X = check_array(X, dtype=None, ensure_all_finite=False, accept_sparse=False)
             validate_data(self, X, reset=reset, skip_check_array=True)
             values = X if X.dtype.kind in "biuf" else None
-        if allow_nan is None:
-            allow_nan = self._allow_nan_
         if values is not None:
             _assert_all_finite(
                 values, allow_nan=allow_nan, estimator_name=type(self).__name__, input_name="X"
             )
         return X
+
+    def _is_plain_numeric(self, X, allow_nan):
+        """Whether X is already what ``_check_X`` would return, checked cheaply.
+
+        A 2-D float or integer ndarray with the fitted number of columns, for
+        an estimator fitted without feature names, holding no value that the
+        full validation would reject. Anything else takes the full path,
+        which raises or warns as scikit-learn does.
+        """
+        if not (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype.kind in "fiu"
+            and X.shape[0] > 0
+            and X.shape[1] == getattr(self, "n_features_in_", -1)
+            and not hasattr(self, "feature_names_in_")
+        ):
+            return False
+        if X.dtype.kind != "f":
+            return True
+        with np.errstate(invalid="ignore"):
+            total = float(np.add.reduce(X, axis=None))  # NaN or inf if any value is
+        if np.isfinite(total):
+            return True
+        return allow_nan and not np.isinf(X).any()
 
     # ------------------------------------------------------------------
     # per task, overridden
@@ -284,6 +311,12 @@ class BaseDistiller(BaseEstimator):
                 torch.from_numpy(Z_all).to(where), torch.from_numpy(targets).to(where)
             )
             net.fit(data, None)
+        # skorch unpickles module_, optimizer_ and criterion_ onto the CPU when CUDA is
+        # missing; the module instance (module_ itself) and an LRScheduler's optimizer
+        # reference (callbacks_, skorch#1096) must go the same way
+        net.cuda_dependent_attributes_ = list(
+            dict.fromkeys([*net.cuda_dependent_attributes_, "module", "callbacks"])
+        )
 
         self.teacher_ = adapter.estimator if not isinstance(adapter.estimator, tuple) else list(adapter.estimator)
         self.preprocessor_ = pre

@@ -5,7 +5,6 @@ import numbers
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.extmath import softmax
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
@@ -255,7 +254,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
 
     def predict_proba(self, X):
         """Class probabilities of the student (temperature 1)."""
-        return softmax(self._raw_predict(X).astype(np.float64), copy=False)
+        return softmax(self._raw_predict(X).astype(np.float64))
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`."""
@@ -272,3 +271,11 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
         return tags
+
+
+def softmax(z):
+    """Row-wise softmax of a float64 array, in place."""
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z

@@ -26,9 +26,13 @@ training rows when it is built (:func:`compile_encoder`); on any mismatch,
 e.g. from a future scikit-learn, the general path is used.
 """
 
+import weakref
+
 import numpy as np
 import pandas as pd
+import torch
 from scipy.special import ndtri
+from torch import nn
 
 from ._preprocessing import _as_categories, _as_float, check_encoded
 
@@ -170,11 +174,15 @@ class _Quantile:
         self.fill = np.where(np.isnan(stats), 0.0, stats)  # keep_empty_features fills 0
         self.q = np.asfortranarray(qt.quantiles_, dtype=np.float64)  # (K, F), columns contiguous
         self.ref = np.asarray(qt.references_, dtype=np.float64)  # (K,)
+        self.lo, self.hi = self.q[0].copy(), self.q[-1].copy()
         self.normal = qt.output_distribution == "normal"
         # columns with repeated quantiles need scikit-learn's two-sided average
         self.ties = np.flatnonzero((np.diff(self.q, axis=0) == 0).any(axis=0))
         eps = BOUNDS_THRESHOLD - np.spacing(1)
         self.p_lo, self.p_hi = eps, 1 - eps
+        if self.q.shape[0] >= 2:
+            self.up = _Knots(self.q, self.ref)
+            self.down = _Knots(-self.q[::-1, self.ties], -self.ref[::-1])
 
     def transform(self, x):
         x = np.where(np.isnan(x), self.fill, x)
@@ -185,10 +193,10 @@ class _Quantile:
         elif n * q.shape[0] * f <= _BROADCAST_LIMIT:  # few rows: all columns at once
             # scikit-learn: 0.5 * (interp(x, q, ref) - interp(-x, -q[::-1], -ref[::-1])),
             # both terms equal where a column's quantiles are distinct
-            p = _interp(x, q, ref, "right")
+            p = self.up.interp(x)
             if len(self.ties):
                 t = self.ties
-                p[:, t] = 0.5 * (p[:, t] + _interp(x[:, t], q[:, t], ref, "left"))
+                p[:, t] = 0.5 * (p[:, t] - self.down.interp(-x[:, t]))
         else:  # many rows: numpy.interp per column, as scikit-learn
             p = np.empty_like(x)
             tied = np.zeros(f, dtype=bool)
@@ -198,41 +206,40 @@ class _Quantile:
                 if tied[j]:
                     p[:, j] -= np.interp(-x[:, j], -q[::-1, j], -ref[::-1])
                     p[:, j] *= 0.5
-        lo, hi = q[0], q[-1]
         if self.normal:
-            p[x + BOUNDS_THRESHOLD > hi] = 1.0
-            p[x - BOUNDS_THRESHOLD < lo] = 0.0
+            p[x + BOUNDS_THRESHOLD > self.hi] = 1.0
+            p[x - BOUNDS_THRESHOLD < self.lo] = 0.0
             return ndtri(np.clip(p, self.p_lo, self.p_hi, out=p), out=p)
-        p[x == hi] = 1.0
-        p[x == lo] = 0.0
+        p[x == self.hi] = 1.0
+        p[x == self.lo] = 0.0
         return p
 
 
-def _count(q, x, side):
-    """Per value, how many quantiles of its column are <= (right) or < (left) it."""
-    qt = q.T  # (F, K): the comparison reduces over contiguous memory
-    if side == "right":
-        return np.count_nonzero(qt[None, :, :] <= x[:, :, None], axis=2)
-    return np.count_nonzero(qt[None, :, :] < x[:, :, None], axis=2)
+class _Knots:
+    """``numpy.interp`` for all columns at once, for a few rows.
 
+    Same arithmetic as numpy (``slope[j] * (x - xp[j]) + fp[j]`` with
+    ``xp[j] <= x < xp[j + 1]``), the interval found by comparing x with
+    every knot of its column.
+    """
 
-def _interp(x, q, ref, side):
-    """Per column ``numpy.interp(x, q[:, j], ref)`` (side="right"), or its
-    mirror image ``-numpy.interp(-x, -q[::-1, j], -ref[::-1])`` (side="left")."""
-    k = q.shape[0]
-    count = _count(q, x, side)
-    f = np.arange(q.shape[1])
-    if side == "right":  # q[j] <= x < q[j + 1]
-        j = np.clip(count - 1, 0, k - 2)
-        x0, x1, y0, y1 = q[j, f], q[j + 1, f], ref[j], ref[j + 1]
-        out = y0 + (x - x0) / np.where(x1 > x0, x1 - x0, 1.0) * (y1 - y0)
-        out = np.where(x < q[0], ref[0], out)
-        return np.where(x >= q[-1], ref[-1], out)
-    i = np.clip(count, 1, k - 1)  # q[i - 1] < x <= q[i]
-    x0, x1, y0, y1 = q[i - 1, f], q[i, f], ref[i - 1], ref[i]
-    out = y1 - (x1 - x) / np.where(x1 > x0, x1 - x0, 1.0) * (y1 - y0)
-    out = np.where(x <= q[0], ref[0], out)
-    return np.where(x > q[-1], ref[-1], out)
+    def __init__(self, xp, fp):
+        self.xp = np.ascontiguousarray(xp.T)  # (F, K)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = np.diff(fp)[None, :] / np.diff(self.xp, axis=1)
+        self.slope = np.where(np.isfinite(slope), slope, 0.0)  # tied knots: never selected
+        self.fp = fp
+        self.cols = np.arange(self.xp.shape[0])
+        self.first, self.last = self.xp[:, 0].copy(), self.xp[:, -1].copy()
+
+    def interp(self, x):
+        k = self.xp.shape[1]
+        j = np.count_nonzero(self.xp[None, :, :] <= x[:, :, None], axis=2) - 1
+        np.clip(j, 0, k - 2, out=j)
+        out = self.slope[self.cols, j] * (x - self.xp[self.cols, j]) + self.fp[j]
+        out[x < self.first] = self.fp[0]
+        out[x >= self.last] = self.fp[-1]
+        return out
 
 
 class CompiledEncoder:
@@ -344,35 +351,58 @@ def compile_encoder(pre, X_check=None, Z_check=None):
 # the forward pass
 
 
+_LAYERS = weakref.WeakKeyDictionary()
+
+
 def mlp_layers(module):
     """``[(W, b, relu)]`` of a plain Linear/ReLU/Dropout MLP, else None.
 
-    Reads the live weights (numpy views of CPU tensors, no copy).
+    The arrays are numpy views of the module's live CPU parameters. The
+    result is cached per module and rebuilt when a parameter is replaced or
+    changed in place (torch's version counter), so further training of the
+    student is always seen.
     """
-    import torch
-    from torch import nn
+    entry = _LAYERS.get(module)
+    if entry is not None:
+        params, versions, layers = entry
+        if all(
+            getattr(lin, name) is p and p._version == v
+            for (lin, name, p), v in zip(params, versions)
+        ):
+            return layers
+    layers = _read_layers(module)
+    if layers is not None:
+        params = [
+            (m, name, getattr(m, name))
+            for m in _sequence(module)
+            if isinstance(m, nn.Linear)
+            for name in ("weight", "bias")
+            if getattr(m, name) is not None
+        ]
+        if all(p.device.type == "cpu" and p.dtype == torch.float32 for _, _, p in params):
+            _LAYERS[module] = (params, [p._version for _, _, p in params], layers)
+    return layers
 
+
+def _sequence(module):
     from ._student import MLP
 
     if type(module) is MLP:
-        seq = module.layers
-    elif type(module) is nn.Sequential:
-        seq = module
-    else:
+        return module.layers
+    if type(module) is nn.Sequential:
+        return module
+    return None
+
+
+def _read_layers(module):
+    seq = _sequence(module)
+    if seq is None:
         return None
     layers = []
     for m in seq:
         if isinstance(m, nn.Linear):
-            w = m.weight.detach()
-            if w.device.type != "cpu":
-                w = w.cpu()
-            w = w.to(torch.float32).numpy()
-            b = m.bias
-            b = (
-                b.detach().cpu().to(torch.float32).numpy()
-                if b is not None
-                else np.zeros(w.shape[0], np.float32)
-            )
+            w = _as_numpy(m.weight)
+            b = _as_numpy(m.bias) if m.bias is not None else np.zeros(w.shape[0], np.float32)
             layers.append([w, b, False])
         elif isinstance(m, nn.ReLU):
             if not layers or layers[-1][2]:
@@ -383,6 +413,13 @@ def mlp_layers(module):
         else:
             return None
     return layers or None
+
+
+def _as_numpy(param):
+    t = param.detach()
+    if t.device.type != "cpu" or t.dtype != torch.float32:
+        t = t.to("cpu", torch.float32)
+    return t.numpy()
 
 
 def numpy_forward(layers, Z):

@@ -191,3 +191,16 @@ class _FrameLR(LogisticRegression):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
+
+
+def test_predictions_follow_replaced_parameters(binary_data):
+    X, y = binary_data
+    est = DistilledClassifier(LogisticRegression(), **FAST).fit(X, y)
+    before = est.predict_proba(X)
+    first = est.student_.module_.layers[0]
+    first.weight = torch.nn.Parameter(first.weight.detach() * 3)
+    after = est.predict_proba(X)
+    assert not np.allclose(before, after)
+    with torch.no_grad():
+        want = torch.softmax(est.student_.module_(torch.from_numpy(est._encode(X))), dim=1).numpy()
+    np.testing.assert_allclose(after, want, atol=1e-5)
