@@ -214,9 +214,13 @@ class BaseDistiller(BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
             True targets. May be None only when ``alpha=1`` and the teacher
             is fitted.
-        X_unlabeled : array-like or DataFrame, default=None
+        X_unlabeled : array-like, DataFrame or TransferSet, default=None
             Extra rows without targets, same columns as X. The teacher labels
-            them and the student learns the teacher's outputs on them.
+            them and the student learns the teacher's outputs on them. A
+            :class:`~skdistill.TransferSet` (rows already labelled by this
+            teacher, on disk, see :func:`~skdistill.label_transfer_set`) is
+            streamed through training one chunk at a time instead of being
+            loaded, so memory does not grow with its size.
 
         Returns
         -------
@@ -266,7 +270,12 @@ class BaseDistiller(BaseEstimator):
         # the transfer set
         outputs = [_cache.teacher_outputs(adapter, X, x_key, self.memory)]
         encoded = [Z]
-        if X_unlabeled is not None:
+        from ._transfer import TransferSet, streaming_fit_data
+
+        on_disk = None  # an on-disk TransferSet: read chunk by chunk while training
+        if isinstance(X_unlabeled, TransferSet):
+            on_disk = X_unlabeled._check_for(self, adapter, n_outputs=outputs[0].shape[1])
+        elif X_unlabeled is not None:
             X_u = self._check_X(X_unlabeled, reset=False, allow_nan=allow_nan)
             outputs.append(_cache.teacher_outputs(adapter, X_u, _cache.data_key(X_u), self.memory))
             encoded.append(check_encoded(pre.transform(X_u)))
@@ -306,24 +315,21 @@ class BaseDistiller(BaseEstimator):
                 callbacks=self.callbacks,
                 verbose=self.verbose,
             )
-            where = resident_device(Z_all.nbytes + targets.nbytes, net.device)
-            data = torch.utils.data.TensorDataset(
-                torch.from_numpy(Z_all).to(where), torch.from_numpy(targets).to(where)
-            )
+            if on_disk is None:
+                where = resident_device(Z_all.nbytes + targets.nbytes, net.device)
+                data = torch.utils.data.TensorDataset(
+                    torch.from_numpy(Z_all).to(where), torch.from_numpy(targets).to(where)
+                )
+            else:  # the in-memory rows plus the on-disk ones, encoded chunk by chunk
+                data = streaming_fit_data(on_disk, self, net, pre, Z_all, targets, allow_nan)
             net.fit(data, None)
-        # skorch unpickles module_, optimizer_ and criterion_ onto the CPU when CUDA is
-        # missing; the module instance (module_ itself) and an LRScheduler's optimizer
-        # reference (callbacks_, skorch#1096) must go the same way
-        net.cuda_dependent_attributes_ = list(
-            dict.fromkeys([*net.cuda_dependent_attributes_, "module", "callbacks"])
-        )
 
         self.teacher_ = adapter.estimator if not isinstance(adapter.estimator, tuple) else list(adapter.estimator)
         self.preprocessor_ = pre
         self._compiled_encoder_ = compiled
         self.column_kinds_ = kinds
         self.student_ = net
-        self.n_transfer_ = Z_all.shape[0]
+        self.n_transfer_ = Z_all.shape[0] + (0 if on_disk is None else on_disk.n_rows)
         self._allow_nan_ = allow_nan
         return self
 

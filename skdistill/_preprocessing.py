@@ -66,8 +66,11 @@ def infer_column_kinds(X):
 
     Raises ValueError naming a column the encoder cannot handle (datetimes,
     complex numbers, nested objects, numeric-looking text with unparseable
-    values).
+    values), or duplicate column names.
     """
+    from ._checks import check_unique_columns
+
+    check_unique_columns(X)
     kinds = []
     if isinstance(X, pd.DataFrame):
         for j in range(X.shape[1]):

@@ -19,6 +19,9 @@ from skorch.dataset import ValidSplit
 from torch import nn
 from torch.utils.data import Subset, TensorDataset
 
+from ._checks import check_callbacks
+from ._chunks import run_in_chunks
+
 
 class MLP(nn.Module):
     """A plain multilayer perceptron: Linear, ReLU, Dropout blocks.
@@ -96,6 +99,17 @@ class StudentNet(NeuralNet):
     Batches arrive already on the training device, so ``infer`` and
     ``get_loss`` move nothing.
     """
+
+    def initialize(self):
+        super().initialize()
+        # skorch unpickles module_, optimizer_ and criterion_ onto the CPU when
+        # CUDA is missing; the module instance (``module``, the same object as
+        # ``module_``) and an LRScheduler's optimizer reference (callbacks,
+        # skorch#1096) must go the same way
+        self.cuda_dependent_attributes_ = list(
+            dict.fromkeys([*self.cuda_dependent_attributes_, "module", "callbacks"])
+        )
+        return self
 
     def get_dataset(self, X, y=None):
         if isinstance(X, (TensorDataset, Subset)):
@@ -203,7 +217,7 @@ def build_student(
             params["module"] = copy.deepcopy(params["module"])
         return StudentNet(**params)
 
-    cbs = list(callbacks or [])
+    cbs = check_callbacks(callbacks)
     train_split = None
     if early_stopping:
         train_split = ValidSplit(validation_fraction, stratified=False)
@@ -228,25 +242,24 @@ def build_student(
 
 
 @torch.inference_mode()
-def predict_raw(module, Z, device, batch_size=65536, out=None):
+def predict_raw(module, Z, device, batch_size=65536):
     """Forward ``Z`` (float32 numpy) through ``module`` in bounded chunks.
 
-    Returns a float32 numpy array; memory beyond the output is one chunk.
+    Returns a float32 numpy array. When the device runs out of memory, the
+    chunks are halved and the rows retried (:func:`~skdistill._chunks.run_in_chunks`).
     """
     module.eval()
-    n = Z.shape[0]
-    first = None
-    for start in range(0, n, batch_size):
-        chunk = torch.from_numpy(Z[start : start + batch_size]).to(device, non_blocking=True)
-        res = module(chunk)
+    if Z.shape[0] == 0:
+        raise ValueError("cannot predict on 0 rows")
+
+    def forward(start, stop):
+        res = module(torch.from_numpy(Z[start:stop]).to(device, non_blocking=True))
         if res.ndim == 1:
             res = res[:, None]
-        res = res.float().cpu().numpy()
-        if out is None:
-            first = res
-            out = np.empty((n, res.shape[1]), dtype=np.float32)
-        out[start : start + res.shape[0]] = res
-    if out is None:
-        raise ValueError("cannot predict on 0 rows")
-    del first
-    return out
+        return res.float().cpu().numpy()
+
+    parts = run_in_chunks(
+        forward, Z.shape[0], batch_size, what="student prediction",
+        hint="Predict on fewer rows at a time to avoid the retries.",
+    )
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -27,7 +27,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
-from ._progress import progress
+from ._chunks import run_in_chunks
 
 #: Probabilities are clipped to ``[PROBA_CLIP, 1]`` before taking logs, so
 #: that a teacher that is certain (probability 0 for a class, as trees often
@@ -135,23 +135,34 @@ class TeacherAdapter:
 
     # -- public ----------------------------------------------------------
     def outputs(self, X):
-        """Teacher outputs for ``X`` as float64, shape (n_samples, n_outputs)."""
+        """Teacher outputs for ``X`` as float64, shape (n_samples, n_outputs).
+
+        Rows are labelled ``labeling_batch_size`` at a time. When a chunk
+        runs the device out of memory (a CUDA teacher), the chunk is halved
+        and retried, down to one row, with one warning (see
+        :func:`skdistill._chunks.run_in_chunks`).
+        """
         n = X.shape[0]
-        step = max(1, int(self.labeling_batch_size))
-        chunks = []
+        name = type(self.estimator).__name__
+
+        def label(start, stop):
+            part = _safe_indexing(X, np.arange(start, stop))
+            try:
+                out = self._outputs_batch(part)
+            except Exception as exc:
+                _add_context(exc, f"while the teacher {name} labelled rows {start}..{stop - 1}")
+                raise
+            return self._check(out, stop - start)
+
         with self._context():
-            for start in progress(range(0, n, step), self.verbose and n > step, "teacher labelling"):
-                part = _safe_indexing(X, np.arange(start, min(n, start + step)))
-                try:
-                    out = self._outputs_batch(part)
-                except Exception as exc:
-                    _add_context(
-                        exc,
-                        f"while the teacher {type(self.estimator).__name__} labelled rows "
-                        f"{start}..{min(n, start + step) - 1}",
-                    )
-                    raise
-                chunks.append(self._check(out, part.shape[0]))
+            chunks = run_in_chunks(
+                label,
+                n,
+                self.labeling_batch_size,
+                what=f"teacher labelling ({name})",
+                hint="Lower labeling_batch_size to avoid the retries.",
+                progress=bool(self.verbose),
+            )
         if not chunks:
             return np.zeros((0, self.n_outputs_ or 0))
         return np.concatenate(chunks, axis=0)

@@ -204,3 +204,26 @@ def test_predictions_follow_replaced_parameters(binary_data):
     with torch.no_grad():
         want = torch.softmax(est.student_.module_(torch.from_numpy(est._encode(X))), dim=1).numpy()
     np.testing.assert_allclose(after, want, atol=1e-5)
+
+
+class _FragileStudent(torch.nn.Module):
+    """A student that "runs out of device memory" on more than 16 rows at predict."""
+
+    def __init__(self, n_inputs, n_outputs):
+        super().__init__()
+        self.lin = torch.nn.Linear(n_inputs, n_outputs)
+
+    def forward(self, x):
+        if not self.training and x.shape[0] > 16:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self.lin(x)
+
+
+def test_prediction_backs_off_when_the_device_runs_out_of_memory(binary_data):
+    X, y = binary_data
+    est = DistilledClassifier(LogisticRegression(), student=_FragileStudent, **FAST).fit(X, y)
+    with pytest.warns(UserWarning, match="out of memory"):
+        proba = est.predict_proba(X)
+    with torch.no_grad():
+        logits = est.student_.module_.lin(torch.from_numpy(est._encode(X)))
+    np.testing.assert_allclose(proba, torch.softmax(logits, dim=1).numpy(), atol=1e-6)

@@ -7,6 +7,7 @@ names the problem) or correct handling.
 
 import io
 import pickle
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import joblib
@@ -581,3 +582,282 @@ def test_pickle_and_joblib_round_trips(frame, tmp_path):
     joblib.dump(clf, buf)
     buf.seek(0)
     np.testing.assert_array_equal(joblib.load(buf).predict_proba(X), expected)
+
+
+# ---------------------------------------------------------------------------
+# 8. out of accelerator memory while labelling: smaller chunks
+
+
+class OOMTorchTeacher(nn.Module):
+    """A torch teacher that runs out of CUDA memory on batches above max_rows."""
+
+    def __init__(self, n_in, n_out, max_rows):
+        super().__init__()
+        self.lin = nn.Linear(n_in, n_out)
+        self.max_rows = max_rows
+        self.batch_sizes = []
+
+    def forward(self, X):
+        self.batch_sizes.append(X.shape[0])
+        if X.shape[0] > self.max_rows:
+            raise torch.cuda.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.10 GiB total capacity)"
+            )
+        return self.lin(X)
+
+
+class OOMTeacher(ClassifierMixin, BaseEstimator):
+    """A fitted scikit-learn style teacher (e.g. a GPU library) that runs out of memory."""
+
+    def __init__(self, max_rows=10, message="CUDA error: out of memory"):
+        self.max_rows = max_rows
+        self.message = message
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        self.coef_ = np.linspace(-1, 1, X.shape[1])
+        self.calls_ = []
+        return self
+
+    def predict_proba(self, X):
+        self.calls_.append(X.shape[0])
+        if X.shape[0] > self.max_rows:
+            raise RuntimeError(self.message)
+        p1 = 1 / (1 + np.exp(-(X @ self.coef_)))
+        return np.column_stack([1 - p1, p1])
+
+
+def test_cuda_oom_in_torch_teacher_labelling_halves_the_chunks(data):
+    X, y = data  # 80 rows
+    torch.manual_seed(0)
+    teacher = OOMTorchTeacher(X.shape[1], 2, max_rows=20)
+    with torch.no_grad():
+        unchunked = teacher.lin(torch.from_numpy(X.astype(np.float32))).double().numpy()
+    twin = OOMTorchTeacher(X.shape[1], 2, max_rows=10**6)
+    twin.load_state_dict(teacher.state_dict())
+
+    clf = DistilledClassifier(teacher, labeling_batch_size=64, **FAST)
+    with pytest.warns(UserWarning, match=r"out of memory on chunks of 64 rows; continued with chunks of 16 rows"):
+        clf.fit(X, y)
+    # probe (2 rows), 64 -> OOM, 32 -> OOM, then 16-row chunks to the end
+    assert teacher.batch_sizes == [2, 64, 32, 16, 16, 16, 16, 16]
+    # the labels equal the unchunked teacher's ...
+    from skdistill._teacher import make_adapter
+
+    adapter = make_adapter(twin, task="classification", n_features=X.shape[1], labeling_batch_size=10**6)
+    np.testing.assert_allclose(adapter.outputs(X), unchunked, rtol=1e-6, atol=1e-7)
+    # ... and the model equals one labelled in 16-row chunks from the start
+    ref = DistilledClassifier(twin, labeling_batch_size=16, **FAST).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), ref.predict_proba(X))
+    assert teacher.training  # the teacher's mode is restored
+
+
+def test_generic_out_of_memory_runtime_error_from_any_teacher(data):
+    X, y = data
+    teacher = OOMTeacher(max_rows=10).fit(X, y)
+    clf = DistilledClassifier(teacher, labeling_batch_size=40, **FAST)
+    with pytest.warns(UserWarning, match="chunks of 40 rows; continued with chunks of 10 rows") as record:
+        clf.fit(X, y)
+    assert sum("out of memory" in str(w.message) for w in record) == 1  # warned once
+    assert teacher.calls_ == [40, 20, 10] + [10] * 7
+    ref = DistilledClassifier(OOMTeacher(max_rows=10**6).fit(X, y), labeling_batch_size=10, **FAST).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), ref.predict_proba(X))
+
+
+def test_out_of_memory_even_on_one_row_is_raised_with_context(data):
+    X, y = data
+    teacher = OOMTeacher(max_rows=0).fit(X, y)
+    clf = DistilledClassifier(teacher, labeling_batch_size=8, **FAST)
+    with pytest.raises(RuntimeError, match="out of memory") as info:
+        clf.fit(X, y)
+    notes = " ".join(getattr(info.value, "__notes__", []))
+    assert "even on a chunk of 1 row" in notes and "chunks started at 8 rows" in notes
+    assert teacher.calls_ == [8, 4, 2, 1]
+    assert _fitted_attrs(clf) == []
+
+
+def test_other_teacher_errors_are_not_retried(data):
+    X, y = data
+    teacher = OOMTeacher(max_rows=0, message="teacher exploded").fit(X, y)
+    with pytest.raises(RuntimeError, match="teacher exploded"):
+        DistilledClassifier(teacher, labeling_batch_size=40, **FAST).fit(X, y)
+    assert teacher.calls_ == [40]
+
+
+def test_run_in_chunks_backs_off_and_frees_the_cuda_cache(monkeypatch):
+    from skdistill._chunks import run_in_chunks
+
+    from skdistill import _chunks
+
+    freed, collected = [], []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: freed.append(1))
+    monkeypatch.setattr(_chunks.gc, "collect", lambda: collected.append(1))
+    calls = []
+
+    def fn(start, stop):
+        calls.append((start, stop))
+        if stop - start > 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return np.arange(start, stop)
+
+    with pytest.warns(UserWarning, match="chunks of 10 rows; continued with chunks of 2 rows. Lower it"):
+        parts = run_in_chunks(fn, 11, 10, what="test", hint="Lower it.")
+    np.testing.assert_array_equal(np.concatenate(parts), np.arange(11))
+    assert calls[:3] == [(0, 10), (0, 5), (0, 2)]
+    assert all(b - a <= 2 for a, b in calls[2:])  # the reduced size is kept
+    assert len(freed) == len(collected) == 2  # once per out-of-memory error
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        run_in_chunks(fn, 11, 10, min_chunk_size=5)
+    assert run_in_chunks(fn, 0, 10) == []
+
+
+def test_is_out_of_memory():
+    from skdistill._chunks import is_out_of_memory
+
+    class OutOfMemoryError(MemoryError):  # the shape of CuPy's
+        pass
+
+    assert is_out_of_memory(torch.cuda.OutOfMemoryError("x"))
+    assert is_out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"))
+    assert is_out_of_memory(RuntimeError("MPS backend out of memory"))
+    assert is_out_of_memory(OutOfMemoryError("cupy"))
+    assert not is_out_of_memory(MemoryError())
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert not is_out_of_memory(ValueError("out of memory"))
+
+
+# ---------------------------------------------------------------------------
+# 9. a model trained on CUDA loads and predicts on a CPU-only machine
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a CPU-only machine")
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_cuda_trained_pickle_loads_on_cpu_only_machine(data, fitted_lr, monkeypatch, tmp_path, early_stopping):
+    from skorch.exceptions import DeviceWarning
+
+    from skdistill import load_student, save_student
+
+    X, y = data
+    clf = DistilledClassifier(fitted_lr, device="cpu", early_stopping=early_stopping, **FAST).fit(X, y)
+    expected, expected_labels = clf.predict_proba(X), clf.predict(X)
+    # what a CUDA-trained model pickles: the net's device and CUDA storage locations
+    clf.set_params(device="cuda")
+    clf.student_.device = "cuda"
+    with monkeypatch.context() as m:
+        m.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        blob = pickle.dumps(clf)
+    assert b"cuda:0" in blob
+    # torch itself refuses CUDA storages here; skorch maps them to the CPU
+    with pytest.warns(DeviceWarning) as record:
+        loaded = pickle.loads(blob)
+    assert any("no CUDA devices" in str(w.message) for w in record)
+    assert torch.device(loaded.student_.device).type == "cpu"
+    assert {p.device.type for p in loaded.student_.module_.parameters()} == {"cpu"}
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    np.testing.assert_array_equal(loaded.predict(X), expected_labels)
+    # a reloaded model pickles and loads again without warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = pickle.loads(pickle.dumps(loaded))
+    np.testing.assert_array_equal(again.predict_proba(X), expected)
+    # the safe format written from it loads on the CPU too
+    path = save_student(loaded, tmp_path / "student.skdistill")
+    np.testing.assert_array_equal(load_student(path).predict_proba(X), expected)
+    # the device parameter stays as set: refitting here says CUDA is missing
+    assert loaded.device == "cuda"
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        loaded.fit(X, y)
+
+
+_LOAD_ON_CPU = """
+import pickle, sys, numpy as np, torch
+assert not torch.cuda.is_available()
+from skdistill import load_student
+with open(sys.argv[1], "rb") as f:
+    est = pickle.load(f)
+X = np.load(sys.argv[2])
+assert est.student_.device == "cpu", est.student_.device
+np.testing.assert_allclose(est.predict_proba(X), np.load(sys.argv[3]), rtol=1e-4, atol=1e-6)
+np.testing.assert_allclose(load_student(sys.argv[4]).predict_proba(X), np.load(sys.argv[3]), rtol=1e-4, atol=1e-6)
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA to train on")
+def test_cuda_trained_model_predicts_in_a_cpu_only_process(data, fitted_lr, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from skdistill import save_student
+
+    X, y = data
+    clf = DistilledClassifier(fitted_lr, device="cuda", **FAST).fit(X, y)
+    assert next(clf.student_.module_.parameters()).is_cuda
+    paths = [tmp_path / n for n in ("model.pkl", "X.npy", "proba.npy", "student.skdistill")]
+    paths[0].write_bytes(pickle.dumps(clf))
+    np.save(paths[1], X)
+    np.save(paths[2], clf.predict_proba(X))
+    save_student(clf, paths[3])
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run(
+        [sys.executable, "-c", _LOAD_ON_CPU, *map(str, paths)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "ok" in out.stdout
+
+
+# ---------------------------------------------------------------------------
+# 10. obscure errors made clear: callbacks, duplicate column names
+
+
+@pytest.mark.parametrize(
+    "callbacks, match",
+    [
+        ([1], r"callbacks\[0\] must be a skorch Callback instance or class.*got int"),
+        ([InterruptAt(1), "print"], r"callbacks\[1\].*got str"),
+        ([("name", 3)], r"callbacks\[0\] \('name'\) must hold a skorch Callback.*got int"),
+        ([(3, InterruptAt(1))], r"callbacks\[0\] must be a \(name, callback\) pair with a str name"),
+        ([("a", InterruptAt(1), 1)], r"callbacks\[0\] must be a \(name, callback\) pair"),
+        ("print", "callbacks must be a list"),
+    ],
+)
+def test_check_callbacks_rejects_non_callbacks(callbacks, match):
+    from skdistill._checks import check_callbacks
+
+    with pytest.raises(TypeError, match=match):
+        check_callbacks(callbacks)
+
+
+def test_check_callbacks_accepts_skorch_forms():
+    from skorch.callbacks import EpochTimer
+
+    from skdistill._checks import check_callbacks
+
+    cbs = [InterruptAt(1), EpochTimer, ("timer", EpochTimer()), ("cls", EpochTimer)]
+    assert check_callbacks(cbs) == cbs
+    assert check_callbacks(None) == []
+
+
+def test_duplicate_column_names_are_named(frame, fitted_lr):
+    from skdistill import infer_column_kinds
+
+    X, y = frame
+    dup = X.set_axis(["a", "b", "a"], axis=1)
+    with pytest.raises(ValueError, match=r"duplicate column names: \['a'\]"):
+        DistilledClassifier(LogisticRegression(), **FAST).fit(dup, y)
+    with pytest.raises(ValueError, match=r"duplicate column names: \['a'\]"):
+        infer_column_kinds(dup)
+    clf = DistilledClassifier(
+        HistGradientBoostingClassifier(max_iter=5, categorical_features="from_dtype"), **FAST
+    ).fit(X, y)
+    with pytest.raises(ValueError, match=r"duplicate column names: \['a'\]"):
+        clf.predict(dup)
+
+
+def test_callbacks_that_are_not_callbacks_are_named(data, fitted_lr):
+    X, y = data
+    with pytest.raises(TypeError, match=r"callbacks\[0\]"):
+        DistilledClassifier(fitted_lr, callbacks=[1], **FAST).fit(X, y)

@@ -1,0 +1,546 @@
+"""Safe persistence of a fitted student: nothing in the file is unpickled.
+
+:func:`save_student` writes what ``predict`` / ``predict_proba`` need into
+one zip archive:
+
+* ``metadata.json``: the estimator class and its parameters, the fitted
+  attributes (``classes_``, ``n_features_in_``, ``feature_names_in_``,
+  ``column_kinds_``, the regressor's target standardization, ...), the
+  student's architecture (an :class:`~skdistill.MLP`: inputs, outputs,
+  hidden sizes, dropout), its training history and the library versions;
+* ``student.pt``: the student's ``state_dict`` (tensors only), written with
+  :func:`torch.save` and read back with ``torch.load(weights_only=True)``,
+  which refuses anything but tensors and plain containers;
+* ``preprocessor.skops``: the fitted student preprocessor in the
+  :mod:`skops.io` format, read back with an explicit list of trusted types
+  (:data:`TRUSTED_TYPES`, on top of the scikit-learn, NumPy and builtin types
+  that skops trusts by default). A file holding any other type is refused.
+
+:func:`load_student` rebuilds the estimator from these parts without running
+code from the file. The teacher is *not* saved: the loaded estimator
+predicts exactly as the saved one, but cannot be refit until a teacher is set
+(``set_params(teacher=...)``). Students whose module is not the default
+:class:`~skdistill.MLP` cannot be rebuilt from JSON; export them with
+:func:`skdistill.to_onnx`, or pickle them (only ever load pickles you trust).
+"""
+
+import io
+import json
+import numbers
+import os
+import pickle
+import warnings
+import zipfile
+
+import numpy as np
+import sklearn
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import InconsistentVersionWarning
+from sklearn.utils.validation import check_is_fitted
+from skorch.history import History
+from torch import nn
+
+from ._inference import compile_encoder
+from ._student import MLP, build_student, resolve_device
+
+__all__ = ["save_student", "load_student", "TRUSTED_TYPES"]
+
+FORMAT = "skdistill-student"
+FORMAT_VERSION = 1
+
+#: Types the student file's preprocessor may hold beyond those skops trusts
+#: by default (scikit-learn estimators such as ColumnTransformer, Pipeline,
+#: SimpleImputer, QuantileTransformer, MissingIndicator, OneHotEncoder and
+#: FunctionTransformer; NumPy arrays; builtins). They are exactly what
+#: :func:`~skdistill.make_default_preprocessor` needs: NumPy dtype objects
+#: (rebuilt from their name) and skdistill's two column converters (looked up
+#: by name in :mod:`skdistill._preprocessing`, never code from the file).
+TRUSTED_TYPES = (
+    "numpy.dtype",
+    "skdistill._preprocessing._as_float",
+    "skdistill._preprocessing._as_categories",
+)
+
+_METADATA = "metadata.json"
+_WEIGHTS = "student.pt"
+_PREPROCESSOR = "preprocessor.skops"
+_ARRAY_KINDS = "biufUO"
+
+
+def _skops():
+    try:
+        import skops.io as sio
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "saving and loading students needs skops; install it with "
+            "pip install 'skdistill[safe]'"
+        ) from exc
+    return sio
+
+
+def _estimator_classes():
+    from ._classifier import DistilledClassifier
+    from ._regressor import DistilledRegressor
+
+    return {"DistilledClassifier": DistilledClassifier, "DistilledRegressor": DistilledRegressor}
+
+
+# ---------------------------------------------------------------------------
+# JSON encoding of parameters and arrays
+
+
+class _NotJSON(Exception):
+    pass
+
+
+def _encode_value(value):
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, torch.device):
+        return str(value)
+    if isinstance(value, tuple):
+        return {"tuple": [_encode_value(v) for v in value]}
+    if isinstance(value, (list, np.ndarray)):
+        return [_encode_value(v) for v in list(value)]
+    raise _NotJSON(type(value).__name__)
+
+
+def _decode_value(value):
+    if isinstance(value, dict):
+        if set(value) != {"tuple"}:
+            raise ValueError(f"unexpected parameter encoding {sorted(value)}")
+        return tuple(_decode_value(v) for v in value["tuple"])
+    if isinstance(value, list):
+        return [_decode_value(v) for v in value]
+    return value
+
+
+def _encode_array(arr, name):
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in _ARRAY_KINDS:
+        raise TypeError(f"{name} has dtype {arr.dtype}, which save_student cannot store as JSON")
+    values = arr.tolist()
+    if arr.dtype.kind == "O":
+        for v in arr.ravel():
+            if not isinstance(v, (str, bool, int, float, np.generic)):
+                raise TypeError(
+                    f"{name} holds a {type(v).__name__} ({v!r}); save_student stores only "
+                    "strings, numbers and bools"
+                )
+        values = [v.item() if isinstance(v, np.generic) else v for v in arr.ravel()]
+        values = np.array(values, dtype=object).reshape(arr.shape).tolist()
+    return {"dtype": arr.dtype.str, "values": values}
+
+
+def _decode_array(obj, name):
+    try:
+        dtype = np.dtype(obj["dtype"])
+        values = obj["values"]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"the student file's {name} is malformed: {exc}") from None
+    if dtype.kind not in _ARRAY_KINDS:
+        raise ValueError(f"the student file's {name} has unsupported dtype {dtype}")
+    if dtype.kind == "O":
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+    return np.array(values, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------
+# the student's architecture
+
+
+def _mlp_spec(module):
+    if type(module) is not MLP:
+        raise TypeError(
+            f"save_student can rebuild only the default skdistill.MLP student from its "
+            f"description; this estimator's student module is {type(module).__module__}."
+            f"{type(module).__qualname__}. Export the whole prediction path with "
+            "skdistill.to_onnx(estimator, path) instead (or use pickle/joblib, and only "
+            "ever load pickles you trust)."
+        )
+    linears = [m for m in module.layers if isinstance(m, nn.Linear)]
+    dropouts = [m.p for m in module.layers if isinstance(m, nn.Dropout)]
+    return {
+        "type": "MLP",
+        "n_inputs": int(linears[0].in_features),
+        "n_outputs": int(linears[-1].out_features),
+        "hidden_layer_sizes": [int(m.out_features) for m in linears[:-1]],
+        "dropout": float(dropouts[0]) if dropouts else 0.0,
+    }
+
+
+def _history(net):
+    try:
+        return json.loads(json.dumps(list(net.history)))
+    except (TypeError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------------
+# public
+
+
+def save_student(estimator, path):
+    """Save a fitted distilled estimator without pickle, for :func:`load_student`.
+
+    The file is a zip archive holding the student's weights (a
+    ``state_dict`` written with :func:`torch.save`), the fitted student
+    preprocessor (:mod:`skops.io` format) and JSON metadata: the estimator's
+    parameters and fitted attributes and the student's architecture. The
+    teacher is not saved. Loading it runs no code from the file (see
+    :func:`load_student`).
+
+    Parameters
+    ----------
+    estimator : DistilledClassifier or DistilledRegressor
+        Fitted, with the default :class:`~skdistill.MLP` student module.
+    path : str, path-like or writable binary file object
+        Where to write, e.g. ``"student.skdistill"``.
+
+    Returns
+    -------
+    path : same as the ``path`` argument
+
+    Raises
+    ------
+    TypeError
+        For another estimator type, or a student module that is not
+        :class:`~skdistill.MLP` (export those with :func:`skdistill.to_onnx`).
+    sklearn.exceptions.NotFittedError
+        If the estimator is not fitted.
+
+    Warns
+    -----
+    UserWarning
+        When parameters that cannot be written as JSON (callback objects, a
+        ``joblib.Memory``, a ``RandomState``, a custom ``student`` or
+        ``augment`` object) are left out; the loaded estimator has their
+        defaults, which does not change its predictions. Also when the
+        preprocessor holds types outside :data:`TRUSTED_TYPES`, which
+        :func:`load_student` then refuses unless they are passed as
+        ``trusted``.
+
+    See Also
+    --------
+    load_student : read the file back.
+    skdistill.to_onnx : export for serving without Python.
+
+    Examples
+    --------
+    >>> import io
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skdistill import DistilledClassifier, load_student, save_student
+    >>> X, y = make_classification(n_samples=100, n_features=4, random_state=0)
+    >>> clf = DistilledClassifier(LogisticRegression(), max_epochs=3,
+    ...                           hidden_layer_sizes=(8,), random_state=0).fit(X, y)
+    >>> buf = io.BytesIO()
+    >>> _ = save_student(clf, buf)
+    >>> again = load_student(io.BytesIO(buf.getvalue()))
+    >>> bool((again.predict_proba(X) == clf.predict_proba(X)).all())
+    True
+    """
+    classes = _estimator_classes()
+    name = type(estimator).__name__
+    if classes.get(name) is not type(estimator):
+        raise TypeError(
+            f"save_student saves DistilledClassifier and DistilledRegressor estimators; "
+            f"got {type(estimator).__module__}.{type(estimator).__qualname__}"
+        )
+    check_is_fitted(estimator, "student_")
+    net = estimator.student_
+    spec = _mlp_spec(net.module_)
+    sio = _skops()
+
+    params, left_out = {}, []
+    for key, value in estimator.get_params(deep=False).items():
+        if key == "teacher":
+            continue
+        if key == "preprocessor" and value is not None:
+            params[key] = {"fitted_preprocessor_clone": True}
+            continue
+        try:
+            params[key] = {"value": _encode_value(value)}
+        except _NotJSON:
+            left_out.append(key)
+    if left_out:
+        warnings.warn(
+            f"save_student: the parameters {left_out} cannot be written as JSON and are "
+            "left out; the loaded estimator has their defaults (its predictions are the same)",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    fitted = {
+        "n_features_in_": int(estimator.n_features_in_),
+        "column_kinds_": list(estimator.column_kinds_),
+        "n_transfer_": int(estimator.n_transfer_),
+        "_allow_nan_": bool(estimator._allow_nan_),
+        # the fast prediction path is a pure function of the fitted preprocessor:
+        # rebuilt at load when fit had built it (and verified it on the training rows)
+        "_compiled_encoder_": getattr(estimator, "_compiled_encoder_", None) is not None,
+    }
+    if hasattr(estimator, "feature_names_in_"):
+        fitted["feature_names_in_"] = _encode_array(estimator.feature_names_in_, "feature_names_in_")
+    if name == "DistilledClassifier":
+        fitted["classes_"] = _encode_array(estimator.classes_, "classes_")
+    else:
+        fitted["target_mean_"] = _encode_array(estimator.target_mean_, "target_mean_")
+        fitted["target_scale_"] = _encode_array(estimator.target_scale_, "target_scale_")
+        fitted["_y_ndim_"] = estimator._y_ndim_
+
+    weights = io.BytesIO()
+    torch.save({k: v.detach().to("cpu") for k, v in net.module_.state_dict().items()}, weights)
+    pre_blob = sio.dumps(estimator.preprocessor_)
+    untrusted = sorted(set(sio.get_untrusted_types(data=pre_blob)) - set(TRUSTED_TYPES))
+    if untrusted:
+        warnings.warn(
+            f"save_student: the preprocessor holds types outside skdistill's trusted list: "
+            f"{untrusted}. load_student refuses the file unless you audit them and pass "
+            "trusted=[...]",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    import skops
+
+    from . import __version__
+
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "estimator": name,
+        "params": params,
+        "fitted": fitted,
+        "student": spec,
+        "history": _history(net),
+        "versions": {
+            "skdistill": __version__,
+            "scikit-learn": sklearn.__version__,
+            "torch": torch.__version__,
+            "skops": skops.__version__,
+        },
+    }
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(_METADATA, json.dumps(metadata, indent=1))
+        zf.writestr(_WEIGHTS, weights.getvalue())
+        zf.writestr(_PREPROCESSOR, pre_blob)
+    return path
+
+
+def _read_members(path):
+    try:
+        with zipfile.ZipFile(path, "r") as zf:
+            names = set(zf.namelist())
+            missing = {_METADATA, _WEIGHTS, _PREPROCESSOR} - names
+            if missing:
+                raise ValueError(
+                    f"{_describe(path)} is not a skdistill student file: it lacks {sorted(missing)}"
+                )
+            return zf.read(_METADATA), zf.read(_WEIGHTS), zf.read(_PREPROCESSOR)
+    except zipfile.BadZipFile:
+        raise ValueError(
+            f"{_describe(path)} is not a skdistill student file (not a zip archive); "
+            "it should be written by save_student"
+        ) from None
+
+
+def _describe(path):
+    return repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else "the file"
+
+
+def load_student(path, *, trusted=None, device="cpu"):
+    """Load an estimator saved by :func:`save_student`, without unpickling.
+
+    Nothing in the file is executed: the metadata is JSON, the weights are
+    read with ``torch.load(weights_only=True)`` (tensors only) and the
+    preprocessor with :func:`skops.io.loads`, which refuses any type that is
+    neither trusted by skops by default nor listed in :data:`TRUSTED_TYPES`
+    or ``trusted``.
+
+    The teacher is not in the file: the loaded estimator predicts exactly as
+    the saved one (``predict``, ``predict_proba``, ``score``, ...) and can be
+    exported with :func:`skdistill.to_onnx`, but refitting it needs a teacher
+    (``set_params(teacher=...)`` first). Its ``teacher`` parameter is None
+    and it has no ``teacher_`` attribute. The optimizer state is not saved
+    either.
+
+    Parameters
+    ----------
+    path : str, path-like or readable binary file object
+    trusted : list of str, default=None
+        Extra types to trust in the preprocessor, as listed by
+        :func:`skops.io.get_untrusted_types`; only for types you have
+        audited (e.g. your own transformer passed as ``preprocessor=``).
+    device : str or torch.device, default="cpu"
+        Where the student runs; "auto" picks CUDA when available.
+
+    Returns
+    -------
+    estimator : DistilledClassifier or DistilledRegressor
+
+    Raises
+    ------
+    skops.io.exceptions.UntrustedTypesFoundException
+        (a TypeError) If the preprocessor holds untrusted types.
+    ValueError
+        If the file is not a student file, or its weights hold anything but
+        tensors, or do not fit the described architecture.
+
+    See Also
+    --------
+    save_student
+
+    Examples
+    --------
+    >>> import io
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import Ridge
+    >>> from skdistill import DistilledRegressor, load_student, save_student
+    >>> X, y = make_regression(n_samples=100, n_features=4, random_state=0)
+    >>> reg = DistilledRegressor(Ridge(), max_epochs=3, hidden_layer_sizes=(8,),
+    ...                          random_state=0).fit(X, y)
+    >>> buf = io.BytesIO()
+    >>> _ = save_student(reg, buf)
+    >>> again = load_student(io.BytesIO(buf.getvalue()))
+    >>> bool((again.predict(X) == reg.predict(X)).all()), again.teacher
+    (True, None)
+    """
+    if trusted is not None and (
+        isinstance(trusted, (str, bool)) or not all(isinstance(t, (str, type)) for t in trusted)
+    ):
+        raise TypeError("trusted must be None or a list of type names (str) or types")
+    device = resolve_device(device)
+    sio = _skops()
+    meta_blob, weights_blob, pre_blob = _read_members(path)
+
+    try:
+        meta = json.loads(meta_blob)
+    except ValueError as exc:
+        raise ValueError(f"the student file's metadata is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{_describe(path)} is not a skdistill student file")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"the student file has format version {meta.get('format_version')!r}; this "
+            f"skdistill reads version {FORMAT_VERSION}"
+        )
+    classes = _estimator_classes()
+    cls = classes.get(meta.get("estimator"))
+    if cls is None:
+        raise ValueError(f"the student file names an unknown estimator {meta.get('estimator')!r}")
+
+    # the preprocessor, through skops' audit
+    try:
+        pre = sio.loads(pre_blob, trusted=list(TRUSTED_TYPES) + list(trusted or []))
+    except sio.exceptions.UntrustedTypesFoundException as exc:
+        _note(
+            exc,
+            "load_student refused the student file's preprocessor. Audit these types; "
+            "if you trust them, pass load_student(path, trusted=[...]).",
+        )
+        raise
+
+    # the weights: tensors only
+    try:
+        state = torch.load(io.BytesIO(weights_blob), map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ValueError(
+            "the student file's weights hold objects other than tensors; refusing to load "
+            f"them (torch.load with weights_only=True): {str(exc).splitlines()[0]}"
+        ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ValueError("the student file's weights are not a state_dict of tensors")
+
+    # the estimator and its parameters
+    accepted = set(cls._get_param_names())
+    params = {}
+    for key, entry in meta.get("params", {}).items():
+        if key not in accepted or key == "teacher":
+            continue
+        if key == "preprocessor" and entry.get("fitted_preprocessor_clone"):
+            params[key] = clone(pre)  # the user's transformer, unfitted
+        else:
+            params[key] = _decode_value(entry["value"])
+    est = cls(teacher=None, **params)
+
+    fitted = meta["fitted"]
+    est.n_features_in_ = int(fitted["n_features_in_"])
+    if "feature_names_in_" in fitted:
+        est.feature_names_in_ = _decode_array(fitted["feature_names_in_"], "feature_names_in_")
+    est.column_kinds_ = list(fitted["column_kinds_"])
+    est.n_transfer_ = int(fitted["n_transfer_"])
+    est._allow_nan_ = bool(fitted["_allow_nan_"])
+    if cls is classes["DistilledClassifier"]:
+        est.classes_ = _decode_array(fitted["classes_"], "classes_")
+    else:
+        est.target_mean_ = _decode_array(fitted["target_mean_"], "target_mean_").astype(np.float64)
+        est.target_scale_ = _decode_array(fitted["target_scale_"], "target_scale_").astype(np.float64)
+        est._y_ndim_ = fitted["_y_ndim_"]
+    est.preprocessor_ = pre
+    est._compiled_encoder_ = compile_encoder(pre) if fitted.get("_compiled_encoder_") else None
+
+    # the student, rebuilt with the same builder as fit
+    spec = meta["student"]
+    if spec.get("type") != "MLP":
+        raise ValueError(f"the student file describes an unknown student type {spec.get('type')!r}")
+    net = build_student(
+        student=None,
+        criterion=est._criterion(),
+        criterion_params=est._criterion_params(),
+        n_inputs=int(spec["n_inputs"]),
+        n_outputs=int(spec["n_outputs"]),
+        hidden_layer_sizes=tuple(int(h) for h in spec["hidden_layer_sizes"]),
+        dropout=float(spec["dropout"]),
+        max_epochs=est.max_epochs,
+        batch_size=est.batch_size,
+        lr=est.lr,
+        weight_decay=est.weight_decay,
+        device=device,
+        early_stopping=False,
+        validation_fraction=est.validation_fraction,
+        n_iter_no_change=est.n_iter_no_change,
+        callbacks=None,
+        verbose=0,
+    )
+    net.initialize()
+    try:
+        net.module_.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"the student file's weights do not fit its described architecture {spec}: {exc}"
+        ) from None
+    net.module_.eval()
+    if meta.get("history") is not None:
+        net.history_ = History(meta["history"])
+    est.student_ = net
+
+    saved = meta.get("versions", {}).get("scikit-learn")
+    if saved is not None and saved != sklearn.__version__:
+        warnings.warn(
+            InconsistentVersionWarning(
+                estimator_name=f"{cls.__name__} preprocessor",
+                current_sklearn_version=sklearn.__version__,
+                original_sklearn_version=saved,
+            ),
+            stacklevel=2,
+        )
+    return est
+
+
+def _note(exc, note):
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:  # Python 3.10
+        exc.args = (*exc.args, note)
