@@ -1,5 +1,6 @@
 """Run every example script (except demo_churn.py, run by `make demo`)."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -12,9 +13,15 @@ SCRIPTS = sorted(p for p in EXAMPLES.glob("*.py") if p.name != "demo_churn.py")
 
 pytest.importorskip("matplotlib")
 
+# optional dependencies of single examples (all in the dev extra)
+REQUIRES = {"plot_lightgbm_onnx.py": ("lightgbm", "onnx", "onnxruntime")}
+
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.name for p in SCRIPTS])
 def test_example_runs(script, tmp_path):
+    missing = [m for m in REQUIRES.get(script.name, ()) if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{script.name} needs {missing}")
     # one torch thread: robust when other processes share the 2 cores
     env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
     code = f"import runpy; runpy.run_path({str(script)!r}, run_name='__main__')"
