@@ -3,7 +3,7 @@
 import pandas as pd
 from skorch.callbacks import Callback
 
-__all__ = ["check_callbacks", "check_unique_columns"]
+__all__ = ["add_note", "check_callbacks", "check_unique_columns"]
 
 
 def _is_callback(obj):
@@ -80,3 +80,11 @@ def check_unique_columns(X):
     if isinstance(X, pd.DataFrame) and not X.columns.is_unique:
         dupes = X.columns[X.columns.duplicated()].unique().tolist()
         raise ValueError(f"X has duplicate column names: {dupes}; column names must be unique")
+
+
+def add_note(exc, note):
+    """Attach ``note`` to ``exc`` (PEP 678 notes, shown in the traceback)."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:  # Python 3.10
+        exc.args = (*exc.args, note)

@@ -14,6 +14,8 @@ import warnings
 
 import torch
 
+from ._checks import add_note
+
 __all__ = ["run_in_chunks", "is_out_of_memory"]
 
 
@@ -46,11 +48,6 @@ def _free_accelerator_memory():
         torch.mps.empty_cache()
 
 
-def _add_note(exc, note):
-    if hasattr(exc, "add_note"):
-        exc.add_note(note)
-    else:  # Python 3.10
-        exc.args = (*exc.args, note)
 
 
 class _Bar:
@@ -136,7 +133,7 @@ def run_in_chunks(fn, n_rows, chunk_size, *, min_chunk_size=1, what="rows", hint
                 if not is_out_of_memory(exc):
                     raise
                 if stop - start <= floor:
-                    _add_note(
+                    add_note(
                         exc,
                         f"{what}: the device ran out of memory even on a chunk of "
                         f"{stop - start} row(s) (rows {start}..{stop - 1}; chunks started "

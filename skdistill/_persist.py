@@ -41,6 +41,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 from torch import nn
 
+from ._checks import add_note
 from ._inference import compile_encoder
 from ._student import MLP, build_student, resolve_device
 
@@ -443,7 +444,7 @@ def load_student(path, *, trusted=None, device="cpu"):
     try:
         pre = sio.loads(pre_blob, trusted=list(TRUSTED_TYPES) + list(trusted or []))
     except sio.exceptions.UntrustedTypesFoundException as exc:
-        _note(
+        add_note(
             exc,
             "load_student refused the student file's preprocessor. Audit these types; "
             "if you trust them, pass load_student(path, trusted=[...]).",
@@ -539,8 +540,3 @@ def load_student(path, *, trusted=None, device="cpu"):
     return est
 
 
-def _note(exc, note):
-    if hasattr(exc, "add_note"):
-        exc.add_note(note)
-    else:  # Python 3.10
-        exc.args = (*exc.args, note)

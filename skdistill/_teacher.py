@@ -27,6 +27,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
+from ._checks import add_note
 from ._chunks import run_in_chunks
 
 #: Probabilities are clipped to ``[PROBA_CLIP, 1]`` before taking logs, so
@@ -150,7 +151,7 @@ class TeacherAdapter:
             try:
                 out = self._outputs_batch(part)
             except Exception as exc:
-                _add_context(exc, f"while the teacher {name} labelled rows {start}..{stop - 1}")
+                add_note(exc, f"while the teacher {name} labelled rows {start}..{stop - 1}")
                 raise
             return self._check(out, stop - start)
 
@@ -184,12 +185,6 @@ class TeacherAdapter:
         return out
 
 
-def _add_context(exc, note):
-    """Attach ``note`` to ``exc`` (PEP 678 notes; shown in the traceback)."""
-    if hasattr(exc, "add_note"):
-        exc.add_note(note)
-    else:  # Python 3.10
-        exc.args = (*exc.args, note)
 
 
 # ---------------------------------------------------------------------------
