@@ -6,6 +6,9 @@ trained with skorch, that answers like the teacher.
 
 from ._augment import MungeAugmenter
 from ._cache import clear_cache
+from ._dask import broadcast_teacher, label_transfer_set
+from ._display import CompressionTradeoffDisplay, DistillationGridDisplay, ProbabilityAgreementDisplay
+from ._metrics import agreement_score
 from ._classifier import DistilledClassifier
 from ._export import onnx_inputs, to_onnx
 from ._loss import (
@@ -14,9 +17,11 @@ from ._loss import (
     distillation_loss,
     regression_distillation_loss,
 )
+from ._persist import load_student, save_student
 from ._preprocessing import infer_column_kinds, make_default_preprocessor
 from ._regressor import DistilledRegressor
 from ._report import compare_models, model_size_bytes
+from ._transfer import TransferSet
 from ._student import MLP, StudentNet, TensorBatches
 
 __version__ = "0.1.0"
@@ -37,7 +42,16 @@ __all__ = [
     "clear_cache",
     "compare_models",
     "model_size_bytes",
+    "agreement_score",
+    "DistillationGridDisplay",
+    "CompressionTradeoffDisplay",
+    "ProbabilityAgreementDisplay",
     "to_onnx",
     "onnx_inputs",
+    "save_student",
+    "load_student",
+    "TransferSet",
+    "label_transfer_set",
+    "broadcast_teacher",
     "__version__",
 ]
