@@ -15,6 +15,7 @@ One fit, in order (:meth:`BaseDistiller.fit`):
 """
 
 import numbers
+import threading
 import warnings
 
 import numpy as np
@@ -36,8 +37,20 @@ from ._augment import check_augmenter
 from ._checks import check_unique_columns
 from ._inference import compile_encoder, mlp_layers, numpy_forward, predict_chunked
 from ._preprocessing import check_encoded, infer_column_kinds, make_default_preprocessor
-from ._student import build_student, predict_raw, resident_device, resolve_device
+from ._student import build_student, net_device, predict_raw, resident_device, resolve_device
 from ._teacher import _is_torch_module, is_fitted, resolve_teacher, teacher_list
+
+
+#: One student training at a time per process. torch's random generator is
+#: process-global, so two fits training at once in one process would
+#: interleave their draws and lose reproducibility. That happens with
+#: thread-based joblib backends, and on Dask workers even with one thread:
+#: joblib's Dask backend runs each task under ``parallel_config("dask")``, so
+#: a nested joblib call (the student's ColumnTransformer) secedes from the
+#: worker's thread pool and the worker starts another task meanwhile. Code
+#: run under this lock must not secede (no nested joblib dispatch to Dask),
+#: or workers could wait on each other.
+TRAINING_LOCK = threading.RLock()
 
 
 def _teacher_allows_nan(teacher):
@@ -294,7 +307,7 @@ class BaseDistiller(BaseEstimator):
 
         # the student, built and trained under one seed (CPU training is reproducible)
         devices = _cuda_indices(device)
-        with torch.random.fork_rng(devices=devices):
+        with TRAINING_LOCK, torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             net = build_student(
                 student=self.student,
@@ -316,7 +329,7 @@ class BaseDistiller(BaseEstimator):
                 verbose=self.verbose,
             )
             if on_disk is None:
-                where = resident_device(Z_all.nbytes + targets.nbytes, net.device)
+                where = resident_device(Z_all.nbytes + targets.nbytes, net_device(net))
                 data = torch.utils.data.TensorDataset(
                     torch.from_numpy(Z_all).to(where), torch.from_numpy(targets).to(where)
                 )
@@ -355,8 +368,8 @@ class BaseDistiller(BaseEstimator):
         """
         check_is_fitted(self, "student_")
         X = self._check_X(X, reset=False)
-        module, device = self.student_.module_, self.student_.device
-        layers = mlp_layers(module) if torch.device(device).type == "cpu" else None
+        module, device = self.student_.module_, net_device(self.student_)
+        layers = mlp_layers(module) if device.type == "cpu" else None
         if layers is not None:
             def forward(Z):
                 return numpy_forward(layers, Z)

@@ -57,16 +57,6 @@ import numpy as np
 
 from ._teacher import _is_skorch_net, _is_torch_module, is_fitted, resolve_teacher, teacher_list
 
-#: Held by ``fit`` from seeding torch to the end of training. torch's random
-#: generator is process-global, so two fits training at once in one process
-#: would interleave their draws and lose reproducibility. That happens with
-#: thread-based joblib backends, and on Dask workers even with one thread:
-#: joblib's Dask backend runs each task under ``parallel_config("dask")``, so
-#: a nested joblib call (the student's ColumnTransformer) secedes from the
-#: worker's thread pool and the worker starts another task meanwhile. Code
-#: run under this lock must not secede (no nested joblib dispatch to Dask),
-#: or workers could wait on each other.
-TRAINING_LOCK = threading.RLock()
 
 # ---------------------------------------------------------------------------
 # the per-process registry of broadcast teachers

@@ -13,7 +13,7 @@ import inspect
 
 import numpy as np
 import torch
-from skorch import NeuralNet
+from skorch import NeuralNet, NeuralNetBinaryClassifier, NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.dataset import ValidSplit
 from torch import nn
@@ -117,6 +117,9 @@ class StudentNet(NeuralNet):
         return super().get_dataset(X, y)
 
 
+_PLAIN_NETS = (NeuralNet, NeuralNetClassifier, NeuralNetBinaryClassifier, NeuralNetRegressor)
+
+
 def resolve_device(device):
     """``"auto"`` -> CUDA when present; an unavailable device is a ValueError."""
     if device is None or device == "auto":
@@ -141,6 +144,23 @@ def resolve_device(device):
     elif dev.type != "cpu":
         raise ValueError(f"device={device!r} is not supported; use 'auto', 'cpu' or 'cuda'")
     return str(dev)
+
+
+def net_device(net):
+    """The torch device a skorch net computes on.
+
+    ``net.device``, or for nets that leave placement to Hugging Face
+    accelerate (``device=None``, skorch's AccelerateMixin) the accelerator's
+    device, else where the module's parameters are.
+    """
+    if net.device is not None:
+        return torch.device(net.device)
+    accelerator = getattr(net, "accelerator", None)
+    if accelerator is not None and getattr(accelerator, "device", None) is not None:
+        return torch.device(accelerator.device)
+    module = getattr(net, "module_", None)
+    param = next(module.parameters(), None) if isinstance(module, nn.Module) else None
+    return param.device if param is not None else torch.device("cpu")
 
 
 def resident_device(nbytes, device):
@@ -215,7 +235,10 @@ def build_student(
         params.setdefault("train_split", None)
         if isinstance(params.get("module"), nn.Module):
             params["module"] = copy.deepcopy(params["module"])
-        return StudentNet(**params)
+        # skorch's own classes become a StudentNet; a user's subclass (say with
+        # skorch.hf.AccelerateMixin) is kept, so its behaviour is too
+        cls = StudentNet if type(student) in _PLAIN_NETS else type(student)
+        return cls(**params)
 
     cbs = check_callbacks(callbacks)
     train_split = None

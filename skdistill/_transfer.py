@@ -38,7 +38,7 @@ import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
 from ._preprocessing import check_encoded
-from ._student import TensorBatches
+from ._student import TensorBatches, net_device
 
 #: Name of the description file in a transfer-set directory.
 METADATA_FILE = "_skdistill_transfer.json"
@@ -400,7 +400,7 @@ def streaming_fit_data(transfer_set, estimator, net, preprocessor, Z, targets, a
 
     def encode(X_chunk):
         # in this thread: this runs under the training lock, where a nested joblib
-        # dispatch to Dask (a ColumnTransformer's) must not secede (see _dask.TRAINING_LOCK)
+        # dispatch to Dask (a ColumnTransformer's) must not secede (see _base.TRAINING_LOCK)
         with joblib.parallel_config(backend="sequential"):
             X_chunk = estimator._check_X(X_chunk, reset=False, allow_nan=allow_nan)
             return check_encoded(preprocessor.transform(X_chunk))
@@ -408,7 +408,7 @@ def streaming_fit_data(transfer_set, estimator, net, preprocessor, Z, targets, a
     def pack(outputs):
         return pack_outputs(estimator, outputs)
 
-    params = {"iterator_train": StreamBatches, "iterator_train__device": net.device}
+    params = {"iterator_train": StreamBatches, "iterator_train__device": net_device(net)}
     if net.train_split is not None:
         params["train_split"] = _InMemorySplit(net.train_split)
     net.set_params(**params)

@@ -249,15 +249,6 @@ def test_broadcast_teacher_needs_a_client(clf_data, monkeypatch):
 # ---------------------------------------------------------------------------
 # multi-GPU students through Hugging Face accelerate (skorch's AccelerateMixin)
 
-ACCELERATE_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "skdistill._student.build_student rebuilds a user skorch net as a plain StudentNet "
-        "(dropping AccelerateMixin) and resident_device() rejects its device=None"
-    ),
-)
-
-
 def _accelerated_student(accelerator):
     from skorch import NeuralNet
     from skorch.hf import AccelerateMixin
@@ -279,7 +270,6 @@ def _accelerated_student(accelerator):
     ), AccelerateMixin
 
 
-@ACCELERATE_XFAIL
 def test_accelerate_student_on_cpu(clf_data):
     accelerate = pytest.importorskip("accelerate")
     X, y = clf_data
@@ -290,7 +280,6 @@ def test_accelerate_student_on_cpu(clf_data):
     assert est.predict_proba(X).shape == (len(X), 2)
 
 
-@ACCELERATE_XFAIL
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_accelerate_student_on_gpu(clf_data):
     accelerate = pytest.importorskip("accelerate")
