@@ -29,8 +29,9 @@ docs: setup
 	$(BIN)/sphinx-build -W -b html docs docs/_build/html
 
 bench: setup
-	$(BIN)/python benchmarks/quality.py --quick
+	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -56,8 +56,9 @@ sphinx_gallery_conf = {
 # be absent; benchmarks.rst has a marker line that is replaced at build time
 # by a literalinclude of each table that exists (no Markdown parser needed).
 BENCHMARK_TABLES = [
-    ("Quality", "benchmark_quality.md", "python benchmarks/quality.py --quick"),
+    ("Quality", "benchmark_quality.md", "python benchmarks/quality.py"),
     ("Speed", "benchmark_speed.md", "python benchmarks/speed.py"),
+    ("Scale", "benchmark_scale.md", "python benchmarks/scale.py"),
 ]
 MARKER = ".. benchmark-tables-here"
 
