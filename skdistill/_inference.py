@@ -41,7 +41,7 @@ BOUNDS_THRESHOLD = 1e-7
 MISSING_CATEGORY = "__missing__"
 
 #: rows per chunk of encoding + forward pass
-CHUNK_ROWS = 65536
+CHUNK_ROWS = 16384
 #: below this many rows x quantiles x features, the quantile search broadcasts
 _BROADCAST_LIMIT = 1 << 18
 
@@ -223,6 +223,8 @@ class _Knots:
     every knot of its column.
     """
 
+    BLOCK = 32
+
     def __init__(self, xp, fp):
         self.xp = np.ascontiguousarray(xp.T)  # (F, K)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -231,10 +233,25 @@ class _Knots:
         self.fp = fp
         self.cols = np.arange(self.xp.shape[0])
         self.first, self.last = self.xp[:, 0].copy(), self.xp[:, -1].copy()
+        # two-level search: the first knot of each block of BLOCK knots, then
+        # the knots of one block (padded with +inf)
+        f, k = self.xp.shape
+        n_blocks = -(-k // self.BLOCK)
+        padded = np.full((f, n_blocks * self.BLOCK), np.inf)
+        padded[:, :k] = self.xp
+        self.blocks = padded.reshape(f, n_blocks, self.BLOCK)
+        self.heads = np.ascontiguousarray(self.blocks[:, :, 0])  # (F, n_blocks)
+
+    def count(self, x):
+        """How many knots of its column are <= each value of x (n, F)."""
+        block = np.count_nonzero(self.heads[None, :, :] <= x[:, :, None], axis=2) - 1
+        np.maximum(block, 0, out=block)
+        within = np.count_nonzero(self.blocks[self.cols, block] <= x[:, :, None], axis=2)
+        return block * self.BLOCK + within
 
     def interp(self, x):
         k = self.xp.shape[1]
-        j = np.count_nonzero(self.xp[None, :, :] <= x[:, :, None], axis=2) - 1
+        j = self.count(x) - 1
         np.clip(j, 0, k - 2, out=j)
         out = self.slope[self.cols, j] * (x - self.xp[self.cols, j]) + self.fp[j]
         out[x < self.first] = self.fp[0]
