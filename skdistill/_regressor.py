@@ -41,7 +41,12 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
     loss : {"squared_error", "huber"}, default="squared_error"
     huber_delta : float > 0, default=1.0
         Huber threshold, in standardized target units.
-    student, hidden_layer_sizes, dropout, max_epochs, batch_size, lr, \
+    max_epochs : int, default=30
+        Epochs over the transfer set. Twice :class:`DistilledClassifier`'s
+        default: on the regression quality benchmark
+        (``benchmarks/quality.py``), 15 epochs were slightly worse on every
+        dataset and teacher.
+    student, hidden_layer_sizes, dropout, batch_size, lr, \
 weight_decay, augment, preprocessor, early_stopping, validation_fraction, \
 n_iter_no_change, memory, labeling_batch_size, device, callbacks, \
 random_state, verbose
