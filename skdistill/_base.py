@@ -366,7 +366,8 @@ class BaseDistiller(BaseEstimator):
         (:func:`~skdistill._inference.predict_chunked`); the default MLP on
         CPU answers through numpy, other modules and devices through torch.
         """
-        check_is_fitted(self, "student_")
+        if "student_" not in self.__dict__:
+            check_is_fitted(self, "student_")  # raises NotFittedError
         X = self._check_X(X, reset=False)
         module, device = self.student_.module_, net_device(self.student_)
         layers = mlp_layers(module) if device.type == "cpu" else None

@@ -42,7 +42,6 @@ in this process returns the teacher itself while the block runs (it is never
 copied).
 """
 
-import contextlib
 import copyreg
 import json
 import os
@@ -55,7 +54,7 @@ import warnings
 import joblib
 import numpy as np
 
-from ._teacher import _is_skorch_net, _is_torch_module, is_fitted, resolve_teacher, teacher_list
+from ._teacher import _is_torch_module, is_fitted, resolve_teacher, teacher_list
 
 
 # ---------------------------------------------------------------------------
@@ -354,10 +353,6 @@ class broadcast_teacher:
 # ---------------------------------------------------------------------------
 # labelling a large transfer set on the cluster
 
-#: torch teachers switch to eval mode while labelling and restore their mode
-#: afterwards; one labelling at a time per process keeps threads from
-#: restoring a mode under another thread's feet.
-_TORCH_LABELLING = threading.Lock()
 
 
 def _never_fit(teacher, X, y):  # pragma: no cover - teachers are checked fitted first
@@ -406,10 +401,7 @@ def _label_partition(teacher, part, index, path, options):
         labeling_batch_size=options["labeling_batch_size"],
         verbose=0,
     )
-    teachers, _ = teacher_list(teacher)
-    torch_like = any(_is_torch_module(t) or _is_skorch_net(t) for t in teachers)
-    with _TORCH_LABELLING if torch_like else contextlib.nullcontext():
-        outputs = adapter.outputs(part)
+    outputs = adapter.outputs(part)
     columns = options["columns"]
     if options["kind"] == "frame":
         table = pa.Table.from_pandas(part, preserve_index=False)

@@ -42,8 +42,9 @@ MISSING_CATEGORY = "__missing__"
 
 #: rows per chunk of encoding + forward pass
 CHUNK_ROWS = 16384
-#: below this many rows x quantiles x features, the quantile search broadcasts
-_BROADCAST_LIMIT = 1 << 18
+#: up to this many values (rows x numeric columns), the quantile transform
+#: searches all columns at once (:class:`_Knots`), else per column (numpy.interp)
+_FEW_VALUES = 2048
 
 
 class UnsupportedPreprocessor(TypeError):
@@ -190,7 +191,7 @@ class _Quantile:
         n, f = x.shape
         if q.shape[0] < 2:
             p = np.full(x.shape, ref[0])
-        elif n * q.shape[0] * f <= _BROADCAST_LIMIT:  # few rows: all columns at once
+        elif n * f <= _FEW_VALUES:  # few rows: all columns at once
             # scikit-learn: 0.5 * (interp(x, q, ref) - interp(-x, -q[::-1], -ref[::-1])),
             # both terms equal where a column's quantiles are distinct
             p = self.up.interp(x)
@@ -219,41 +220,35 @@ class _Knots:
     """``numpy.interp`` for all columns at once, for a few rows.
 
     Same arithmetic as numpy (``slope[j] * (x - xp[j]) + fp[j]`` with
-    ``xp[j] <= x < xp[j + 1]``), the interval found by comparing x with
-    every knot of its column.
+    ``xp[j] <= x < xp[j + 1]``). The interval of every value is found by one
+    binary search over all columns: the knots are keyed ``column + 1j *
+    value``, which numpy orders lexicographically (by column, then value).
     """
 
-    BLOCK = 32
-
     def __init__(self, xp, fp):
-        self.xp = np.ascontiguousarray(xp.T)  # (F, K)
+        xp = np.ascontiguousarray(xp.T)  # (F, K)
+        f, k = xp.shape
         with np.errstate(divide="ignore", invalid="ignore"):
-            slope = np.diff(fp)[None, :] / np.diff(self.xp, axis=1)
-        self.slope = np.where(np.isfinite(slope), slope, 0.0)  # tied knots: never selected
+            slope = np.diff(fp)[None, :] / np.diff(xp, axis=1)
+        self.k = k
+        self.xp = xp.ravel()
+        self.slope = np.where(np.isfinite(slope), slope, 0.0).ravel()  # tied knots: never selected
         self.fp = fp
-        self.cols = np.arange(self.xp.shape[0])
-        self.first, self.last = self.xp[:, 0].copy(), self.xp[:, -1].copy()
-        # two-level search: the first knot of each block of BLOCK knots, then
-        # the knots of one block (padded with +inf)
-        f, k = self.xp.shape
-        n_blocks = -(-k // self.BLOCK)
-        padded = np.full((f, n_blocks * self.BLOCK), np.inf)
-        padded[:, :k] = self.xp
-        self.blocks = padded.reshape(f, n_blocks, self.BLOCK)
-        self.heads = np.ascontiguousarray(self.blocks[:, :, 0])  # (F, n_blocks)
+        self.column = np.arange(f, dtype=np.float64)
+        self.keys = (self.column[:, None] + 1j * xp).ravel()
+        self.offset = np.arange(f) * k  # where each column starts in xp and keys
+        self.slope_offset = np.arange(f) * (k - 1)  # ... and in slope
+        self.first, self.last = xp[:, 0].copy(), xp[:, -1].copy()
 
     def count(self, x):
         """How many knots of its column are <= each value of x (n, F)."""
-        block = np.count_nonzero(self.heads[None, :, :] <= x[:, :, None], axis=2) - 1
-        np.maximum(block, 0, out=block)
-        within = np.count_nonzero(self.blocks[self.cols, block] <= x[:, :, None], axis=2)
-        return block * self.BLOCK + within
+        return np.searchsorted(self.keys, self.column + 1j * x, side="right") - self.offset
 
     def interp(self, x):
-        k = self.xp.shape[1]
+        k = self.k
         j = self.count(x) - 1
         np.clip(j, 0, k - 2, out=j)
-        out = self.slope[self.cols, j] * (x - self.xp[self.cols, j]) + self.fp[j]
+        out = self.slope.take(j + self.slope_offset) * (x - self.xp.take(j + self.offset)) + self.fp.take(j)
         out[x < self.first] = self.fp[0]
         out[x >= self.last] = self.fp[-1]
         return out

@@ -21,6 +21,7 @@ data passed to ``fit``.
 """
 
 import contextlib
+import threading
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
@@ -91,6 +92,15 @@ def preserve_torch_state(modules, device=None):
     """
     import torch
 
+    with _TORCH_STATE_LOCK:  # threads sharing a teacher must not restore under each other
+        yield from _preserved(modules, device, torch)
+
+
+#: held while a torch teacher is switched to eval mode (and moved) for labelling
+_TORCH_STATE_LOCK = threading.RLock()
+
+
+def _preserved(modules, device, torch):
     saved = []
     for module in modules:
         flags = [(m, m.training) for m in module.modules()]

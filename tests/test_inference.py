@@ -66,11 +66,11 @@ def test_both_quantile_search_paths_agree(fitted_pre, monkeypatch):
     X, pre, Z = fitted_pre
     enc = compile_encoder(pre)
     X2 = _shifted(X)
-    small = enc.transform(X2)  # all rows at once: per-column numpy.interp
-    monkeypatch.setattr(_inference, "_BROADCAST_LIMIT", 10**12)
-    broadcast = np.vstack([enc.transform(X2.iloc[i : i + 50]) for i in range(0, len(X2), 50)])
-    np.testing.assert_allclose(broadcast, small, atol=1e-7)
-    np.testing.assert_allclose(small, pre.transform(X2), atol=1e-6)
+    per_column = enc.transform(X2)  # all rows at once: per-column numpy.interp
+    monkeypatch.setattr(_inference, "_FEW_VALUES", 10**12)
+    all_columns = enc.transform(X2)  # one search over all columns
+    np.testing.assert_allclose(all_columns, per_column, atol=1e-7)
+    np.testing.assert_allclose(all_columns, pre.transform(X2), atol=1e-6)
 
 
 def test_compiled_encoder_on_numpy_input():
