@@ -20,7 +20,6 @@ import argparse
 import datetime
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -267,6 +266,15 @@ def main():
     except ImportError:
         sess, ort_err = None, None
     pred, lat = bench_predict(est, teacher, X, sess, one_rows=range(0, 5000, 17))
+    # the default student, sized from the data (hidden_layer_sizes="auto")
+    auto = DistilledClassifier(
+        teacher, max_epochs=1, batch_size=1024, augment=None, device="cpu", random_state=0
+    ).fit(X, y)
+    auto_hidden = tuple(m.out_features for m in auto.student_.module_.layers if hasattr(m, "out_features"))[:-1]
+    pred["auto"] = n / best_time(lambda: auto.predict_proba(X))
+    rows = [X[i : i + 1] for i in range(0, 5000, 17)]
+    it = iter(range(10**9))
+    lat["auto"] = median_time(lambda: auto.predict_proba(rows[next(it) % len(rows)]), repeats=300) * 1e6
 
     print("4. memory...", flush=True)
     mem = bench_memory(est, d, args.mem_rows)
@@ -297,10 +305,20 @@ def main():
         f"| predict_proba >= 0.5x bare forward (encoding included) | {r_bare:.2f}x | {'yes' if r_bare >= 0.5 else 'no'} |"
     )
     L.append(f"| predict_proba >= 20x the HGB teacher | {r_teacher:.1f}x | {'yes' if r_teacher >= 20 else 'no'} |")
+    r_auto = pred["auto"] / pred["teacher"]
+    L.append(
+        f"| the same, default student sized from the data (hidden {auto_hidden}) | "
+        f"{r_auto:.1f}x | {'yes' if r_auto >= 20 else 'no'} |"
+    )
     ok_lat = lat["lib"] <= 100 and lat["teacher"] / lat["lib"] >= 30
     L.append(
         f"| one-row predict_proba <= 100 µs and >= 30x below the teacher | {lat['lib']:.0f} µs, "
         f"{lat['teacher'] / lat['lib']:.0f}x below | {'yes' if ok_lat else 'no'} |"
+    )
+    ok_auto = lat["auto"] <= 100 and lat["teacher"] / lat["auto"] >= 30
+    L.append(
+        f"| the same, default student (hidden {auto_hidden}) | {lat['auto']:.0f} µs, "
+        f"{lat['teacher'] / lat['auto']:.0f}x below | {'yes' if ok_auto else 'no'} |"
     )
     L.append("| CUDA figures | not measured: no GPU in this session | - |")
     L.append("")
@@ -327,6 +345,7 @@ def main():
         ("general path: fitted ColumnTransformer + torch forward (what the fast path replaces)", pred["general"]),
         ("bare torch forward + softmax on pre-built tensors", pred["bare"]),
         ("teacher HGB(300) `predict_proba`", pred["teacher"]),
+        (f"default student (hidden {auto_hidden}) `predict_proba`", pred["auto"]),
     ]
     if "ort" in pred:
         entries += [
@@ -347,6 +366,7 @@ def main():
         ("general path: fitted ColumnTransformer + torch forward", lat["general"]),
         ("bare torch forward + softmax (pre-built tensor)", lat["bare"]),
         ("teacher HGB(300) `predict_proba`", lat["teacher"]),
+        (f"default student (hidden {auto_hidden}) `predict_proba`", lat["auto"]),
     ]
     if "ort" in lat:
         entries += [
