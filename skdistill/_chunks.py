@@ -15,6 +15,7 @@ import warnings
 import torch
 
 from ._checks import add_note
+from ._progress import ProgressBar
 
 __all__ = ["run_in_chunks", "is_out_of_memory"]
 
@@ -48,27 +49,6 @@ def _free_accelerator_memory():
         torch.mps.empty_cache()
 
 
-
-
-class _Bar:
-    """A tqdm bar over rows when enabled and installed, else nothing."""
-
-    def __init__(self, total, enabled, desc):
-        self._bar = None
-        if enabled:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:
-                return
-            self._bar = tqdm(total=total, desc=desc, leave=False, unit="rows")
-
-    def update(self, n):
-        if self._bar is not None:
-            self._bar.update(n)
-
-    def close(self):
-        if self._bar is not None:
-            self._bar.close()
 
 
 def run_in_chunks(fn, n_rows, chunk_size, *, min_chunk_size=1, what="rows", hint=None, progress=False):
@@ -122,7 +102,7 @@ def run_in_chunks(fn, n_rows, chunk_size, *, min_chunk_size=1, what="rows", hint
     floor = max(1, min(int(min_chunk_size), size))
     initial = size
     results = []
-    bar = _Bar(n_rows, progress and n_rows > size, what)
+    bar = ProgressBar(n_rows, progress and n_rows > size, what)
     try:
         start = 0
         while start < n_rows:

@@ -10,3 +10,24 @@ def progress(iterable, enabled, desc):
     except ImportError:
         return iterable
     return tqdm(iterable, desc=desc, leave=False)
+
+
+class ProgressBar:
+    """A tqdm bar over rows when enabled and installed, else nothing."""
+
+    def __init__(self, total, enabled, desc):
+        self._bar = None
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                return
+            self._bar = tqdm(total=total, desc=desc, leave=False, unit="rows")
+
+    def update(self, n):
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
