@@ -39,6 +39,7 @@ from ._inference import compile_encoder, mlp_layers, numpy_forward, predict_chun
 from ._preprocessing import check_encoded, infer_column_kinds, make_default_preprocessor
 from ._student import build_student, net_device, predict_raw, resident_device, resolve_device
 from ._teacher import _is_torch_module, is_fitted, resolve_teacher, teacher_list
+from ._transfer import TransferSet, streaming_fit_data
 
 
 #: One student training at a time per process. torch's random generator is
@@ -204,6 +205,11 @@ class BaseDistiller(BaseEstimator):
         raise NotImplementedError
 
     def _build_targets(self, outputs, y_enc, n_real):  # pragma: no cover - abstract
+        """Fit what the targets need (the regressor's scaling); return them packed."""
+        raise NotImplementedError
+
+    def _pack_targets(self, outputs, y_enc=None, n_real=0):  # pragma: no cover - abstract
+        """Packed targets (see :mod:`skdistill._loss`); true targets for the first n_real rows."""
         raise NotImplementedError
 
     def _criterion(self):  # pragma: no cover - abstract
@@ -283,8 +289,6 @@ class BaseDistiller(BaseEstimator):
         # the transfer set
         outputs = [_cache.teacher_outputs(adapter, X, x_key, self.memory)]
         encoded = [Z]
-        from ._transfer import TransferSet, streaming_fit_data
-
         on_disk = None  # an on-disk TransferSet: read chunk by chunk while training
         if isinstance(X_unlabeled, TransferSet):
             on_disk = X_unlabeled._check_for(self, adapter, n_outputs=outputs[0].shape[1])

@@ -236,6 +236,10 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         return order[pos].astype(np.int64)
 
     def _build_targets(self, outputs, y_enc, n_real):
+        return self._pack_targets(outputs, y_enc, n_real)
+
+    def _pack_targets(self, outputs, y_enc=None, n_real=0):
+        """``[logits, label]``; labels for the first n_real rows, -1 for the others."""
         labels = np.full(outputs.shape[0], -1.0)
         if y_enc is not None:
             labels[:n_real] = y_enc

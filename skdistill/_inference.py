@@ -178,7 +178,8 @@ class _Quantile:
         self.lo, self.hi = self.q[0].copy(), self.q[-1].copy()
         self.normal = qt.output_distribution == "normal"
         # columns with repeated quantiles need scikit-learn's two-sided average
-        self.ties = np.flatnonzero((np.diff(self.q, axis=0) == 0).any(axis=0))
+        self.tied = (np.diff(self.q, axis=0) == 0).any(axis=0)
+        self.ties = np.flatnonzero(self.tied)
         eps = BOUNDS_THRESHOLD - np.spacing(1)
         self.p_lo, self.p_hi = eps, 1 - eps
         if self.q.shape[0] >= 2:
@@ -200,11 +201,9 @@ class _Quantile:
                 p[:, t] = 0.5 * (p[:, t] - self.down.interp(-x[:, t]))
         else:  # many rows: numpy.interp per column, as scikit-learn
             p = np.empty_like(x)
-            tied = np.zeros(f, dtype=bool)
-            tied[self.ties] = True
             for j in range(f):
                 p[:, j] = np.interp(x[:, j], q[:, j], ref)
-                if tied[j]:
+                if self.tied[j]:
                     p[:, j] -= np.interp(-x[:, j], -q[::-1, j], -ref[::-1])
                     p[:, j] *= 0.5
         if self.normal:
@@ -277,13 +276,19 @@ class CompiledEncoder:
                 self.steps.append(("onehot", cols, layout))
                 width += sum(n_out for _, _, n_out in layout)
             elif kind == "quantile":
-                self.steps.append(("quantile", [num_pos[c] for c in cols], _Quantile(block[2], block[3])))
+                self.steps.append(("quantile", self._positions(cols, num_pos), _Quantile(block[2], block[3])))
                 width += len(cols)
             else:
                 feats = np.asarray(block[2].features_, dtype=np.intp)
-                self.steps.append(("indicator", [num_pos[c] for c in cols], feats))
+                self.steps.append(("indicator", self._positions(cols, num_pos), feats))
                 width += len(feats)
         self.n_output = width
+
+    @staticmethod
+    def _positions(cols, num_pos):
+        """Where a numeric block's columns are among the numeric values (None: all, in order)."""
+        positions = [num_pos[c] for c in cols]
+        return None if positions == list(range(len(num_pos))) else positions
 
     def transform(self, X):
         n = X.shape[0]
@@ -292,12 +297,11 @@ class CompiledEncoder:
         at = 0
         for kind, cols, params in self.steps:
             if kind == "quantile":
-                x = raw if cols == list(range(raw.shape[1])) else raw[:, cols]
-                z = params.transform(x)
+                z = params.transform(raw if cols is None else raw[:, cols])
                 out[:, at : at + z.shape[1]] = z
                 at += z.shape[1]
             elif kind == "indicator":
-                x = raw if cols == list(range(raw.shape[1])) else raw[:, cols]
+                x = raw if cols is None else raw[:, cols]
                 out[:, at : at + len(params)] = np.isnan(x[:, params])
                 at += len(params)
             else:

@@ -21,6 +21,8 @@ from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, QuantileTransformer
 
+from ._checks import check_unique_columns
+
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 MISSING_CATEGORY = "__missing__"
@@ -68,8 +70,6 @@ def infer_column_kinds(X):
     complex numbers, nested objects, numeric-looking text with unparseable
     values), or duplicate column names.
     """
-    from ._checks import check_unique_columns
-
     check_unique_columns(X)
     kinds = []
     if isinstance(X, pd.DataFrame):

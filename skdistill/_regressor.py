@@ -177,6 +177,10 @@ random_state, verbose
         self.target_mean_ = basis.mean(axis=0)
         scale = basis.std(axis=0)
         self.target_scale_ = np.where(scale > 0, scale, 1.0)
+        return self._pack_targets(outputs, y_enc, n_real)
+
+    def _pack_targets(self, outputs, y_enc=None, n_real=0):
+        """``[teacher, y, has_y]`` in standardized units; y only for the first n_real rows."""
         teacher = (outputs - self.target_mean_) / self.target_scale_
         truth = np.zeros_like(teacher)
         has_y = np.zeros((outputs.shape[0], 1))

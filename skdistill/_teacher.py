@@ -22,6 +22,7 @@ data passed to ``fit``.
 
 import contextlib
 import threading
+
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
@@ -193,8 +194,6 @@ class TeacherAdapter:
                 "outputs; a student cannot be distilled from them"
             )
         return out
-
-
 
 
 # ---------------------------------------------------------------------------

@@ -255,21 +255,6 @@ class TransferSet:
         return self
 
 
-def pack_outputs(estimator, outputs):
-    """Packed training targets for rows that carry only the teacher's outputs.
-
-    The layout is the one of ``estimator._build_targets`` for rows without a
-    true target (see :mod:`skdistill._loss`): ``[logits, -1]`` for
-    classification, ``[(outputs - mean) / scale, 0, 0]`` for regression with
-    the standardization fitted on the in-memory rows.
-    """
-    n = outputs.shape[0]
-    if estimator._task == "classification":
-        return np.column_stack([outputs, np.full(n, -1.0)]).astype(np.float32)
-    teacher = (outputs - estimator.target_mean_) / estimator.target_scale_
-    return np.hstack([teacher, np.zeros_like(teacher), np.zeros((n, 1))]).astype(np.float32)
-
-
 class StreamingTransferData(Dataset):
     """In-memory training rows plus an on-disk :class:`TransferSet`.
 
@@ -405,13 +390,14 @@ def streaming_fit_data(transfer_set, estimator, net, preprocessor, Z, targets, a
             X_chunk = estimator._check_X(X_chunk, reset=False, allow_nan=allow_nan)
             return check_encoded(preprocessor.transform(X_chunk))
 
-    def pack(outputs):
-        return pack_outputs(estimator, outputs)
-
     params = {"iterator_train": StreamBatches, "iterator_train__device": net_device(net)}
     if net.train_split is not None:
         params["train_split"] = _InMemorySplit(net.train_split)
     net.set_params(**params)
     return StreamingTransferData(
-        torch.from_numpy(np.ascontiguousarray(Z)), torch.from_numpy(targets), transfer_set, encode, pack
+        torch.from_numpy(np.ascontiguousarray(Z)),
+        torch.from_numpy(targets),
+        transfer_set,
+        encode,
+        estimator._pack_targets,  # on-disk rows carry only the teacher's outputs
     )

@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from skdistill import DistilledClassifier, DistilledRegressor, TransferSet, label_transfer_set
-from skdistill._transfer import METADATA_FILE, StreamBatches, StreamingTransferData, pack_outputs
+from skdistill._transfer import METADATA_FILE, StreamBatches, StreamingTransferData
 from skdistill._teacher import PROBA_CLIP
 
 from .conftest import FAST
@@ -171,7 +171,7 @@ def test_regressor_streams_with_the_in_memory_standardization(tmp_path):
 
 
 @pytest.mark.parametrize("Est", [DistilledClassifier, DistilledRegressor])
-def test_pack_outputs_matches_build_targets_for_unlabelled_rows(Est):
+def test_pack_targets_matches_build_targets_for_unlabelled_rows(Est):
     rng = np.random.RandomState(0)
     outputs = rng.normal(size=(10, 3))
     est = Est(LogisticRegression())
@@ -180,7 +180,7 @@ def test_pack_outputs_matches_build_targets_for_unlabelled_rows(Est):
     else:
         y_enc = rng.normal(size=(4, 3))
     full = est._build_targets(outputs, y_enc, 4)  # rows 4.. carry only the teacher
-    np.testing.assert_array_equal(pack_outputs(est, outputs[4:]), full[4:])
+    np.testing.assert_array_equal(est._pack_targets(outputs[4:]), full[4:])
 
 
 def test_early_stopping_validates_on_in_memory_rows(clf_setup, tmp_path):
