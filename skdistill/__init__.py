@@ -22,7 +22,7 @@ from ._preprocessing import infer_column_kinds, make_default_preprocessor
 from ._regressor import DistilledRegressor
 from ._report import compare_models, model_size_bytes
 from ._transfer import TransferSet
-from ._student import MLP, StudentNet, TensorBatches
+from ._student import MLP, StudentNet, TeacherFidelity, TensorBatches
 
 __version__ = "0.1.0"
 
@@ -33,6 +33,7 @@ __all__ = [
     "MLP",
     "StudentNet",
     "TensorBatches",
+    "TeacherFidelity",
     "DistillationLoss",
     "RegressionDistillationLoss",
     "distillation_loss",

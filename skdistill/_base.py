@@ -94,7 +94,7 @@ class BaseDistiller(BaseEstimator):
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "augment": [StrOptions({"munge"}), HasMethods(["generate"]), None],
         "preprocessor": [HasMethods(["fit", "transform"]), None],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"loss"})],  # subclasses add their fidelity metrics
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "memory": [None, str, HasMethods(["cache"])],
@@ -327,10 +327,12 @@ class BaseDistiller(BaseEstimator):
                 weight_decay=self.weight_decay,
                 device=device,
                 early_stopping=self.early_stopping,
+                task=self._task,
                 validation_fraction=self.validation_fraction,
                 n_iter_no_change=self.n_iter_no_change,
                 callbacks=self.callbacks,
                 verbose=self.verbose,
+                random_state=seed,
             )
             if on_disk is None:
                 where = resident_device(Z_all.nbytes + targets.nbytes, net_device(net))

@@ -4,12 +4,12 @@ import numbers
 
 import numpy as np
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from ._base import BaseDistiller
-from ._loss import DistillationLoss
+from ._loss import FIDELITY_METRICS, DistillationLoss
 
 
 class DistilledClassifier(ClassifierMixin, BaseDistiller):
@@ -81,10 +81,16 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         The student's input encoding; None uses
         :func:`make_default_preprocessor` (robust numeric scaling, one-hot
         categories, missing indicators). Never applied to the teacher's input.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the transfer set and stop when the
-        loss on it has not improved for ``n_iter_no_change`` epochs (skorch's
-        ``EarlyStopping``, best weights restored).
+    early_stopping : bool or {"loss", "teacher_kl", "teacher_agreement"}, default=False
+        Hold out ``validation_fraction`` of the transfer set and stop when a
+        score on it has not improved for ``n_iter_no_change`` epochs (skorch's
+        ``EarlyStopping``, best weights restored). ``True`` or ``"loss"``
+        monitors the distillation loss; ``"teacher_kl"`` the KL divergence
+        from the teacher's probabilities (temperature 1) and
+        ``"teacher_agreement"`` the share of rows where student and teacher
+        pick the same class. Both are recorded in ``student_.history`` as
+        ``valid_teacher_kl`` and ``valid_teacher_agreement`` whenever early
+        stopping is on (:class:`TeacherFidelity`).
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
     memory : None, str or joblib.Memory, default=None
@@ -146,6 +152,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
     _parameter_constraints = {
         **BaseDistiller._parameter_constraints,
         "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+        "early_stopping": ["boolean", StrOptions({"loss", *FIDELITY_METRICS["classification"]})],
     }
 
     def __init__(

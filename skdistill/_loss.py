@@ -12,6 +12,15 @@ Targets are packed into one float tensor per row so that skorch's ordinary
 import torch.nn.functional as F
 from torch import nn
 
+#: What :meth:`DistillationLoss.teacher_fidelity` and
+#: :meth:`RegressionDistillationLoss.teacher_fidelity` measure, per task, and
+#: whether lower is better. Early stopping can monitor them
+#: (``early_stopping="teacher_kl"`` ...) as ``valid_teacher_<name>``.
+FIDELITY_METRICS = {
+    "classification": {"teacher_kl": True, "teacher_agreement": False},
+    "regression": {"teacher_mse": True},
+}
+
 
 def distillation_loss(student_logits, teacher_logits, labels, *, temperature, alpha):
     """Hinton, Vinyals & Dean (2015) knowledge-distillation loss.
@@ -72,6 +81,21 @@ class DistillationLoss(nn.Module):
             alpha=self.alpha,
         )
 
+    def teacher_fidelity(self, student_logits, target):
+        """How closely the student follows the teacher on a batch.
+
+        Returns ``{"teacher_kl": sum, "teacher_agreement": sum}`` over the
+        batch's rows: ``KL(softmax(z_teacher) || softmax(z_student))`` at
+        temperature 1 and the number of rows where both pick the same class.
+        Divide by the number of rows for means.
+        """
+        teacher_logits = target[:, :-1]
+        log_p_student = F.log_softmax(student_logits, dim=1)
+        log_p_teacher = F.log_softmax(teacher_logits, dim=1)
+        kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="sum")
+        agree = (student_logits.argmax(dim=1) == teacher_logits.argmax(dim=1)).sum()
+        return {"teacher_kl": float(kl), "teacher_agreement": float(agree)}
+
 
 def regression_distillation_loss(pred, teacher_pred, y, has_y, *, alpha, loss="squared_error", delta=1.0):
     """``alpha * L(pred, teacher) + (1 - alpha) * L(pred, y)``.
@@ -120,3 +144,10 @@ class RegressionDistillationLoss(nn.Module):
             loss=self.loss,
             delta=self.delta,
         )
+
+    def teacher_fidelity(self, pred, target):
+        """``{"teacher_mse": sum}`` over the batch's rows of the squared error
+        to the teacher's prediction (standardized units, averaged over
+        targets). Divide by the number of rows for the mean."""
+        d = pred.shape[1]
+        return {"teacher_mse": float(((pred - target[:, :d]) ** 2).mean(dim=1).sum())}

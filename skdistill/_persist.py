@@ -510,6 +510,7 @@ def load_student(path, *, trusted=None, device="cpu"):
         weight_decay=est.weight_decay,
         device=device,
         early_stopping=False,
+        task=est._task,
         validation_fraction=est.validation_fraction,
         n_iter_no_change=est.n_iter_no_change,
         callbacks=None,

@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_consistent_length
 
 from ._base import BaseDistiller
-from ._loss import RegressionDistillationLoss
+from ._loss import FIDELITY_METRICS, RegressionDistillationLoss
 
 
 class DistilledRegressor(RegressorMixin, BaseDistiller):
@@ -46,8 +46,12 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         default: on the regression quality benchmark
         (``benchmarks/quality.py``), 15 epochs were slightly worse on every
         dataset and teacher.
+    early_stopping : bool or {"loss", "teacher_mse"}, default=False
+        As in :class:`DistilledClassifier`; ``"teacher_mse"`` monitors the
+        mean squared error to the teacher's predictions (standardized units),
+        recorded as ``valid_teacher_mse``.
     student, hidden_layer_sizes, dropout, batch_size, lr, \
-weight_decay, augment, preprocessor, early_stopping, validation_fraction, \
+weight_decay, augment, preprocessor, validation_fraction, \
 n_iter_no_change, memory, labeling_batch_size, device, callbacks, \
 random_state, verbose
         As in :class:`DistilledClassifier`.
@@ -86,6 +90,7 @@ random_state, verbose
         **BaseDistiller._parameter_constraints,
         "loss": [StrOptions({"squared_error", "huber"})],
         "huber_delta": [Interval(numbers.Real, 0, None, closed="neither")],
+        "early_stopping": ["boolean", StrOptions({"loss", *FIDELITY_METRICS["regression"]})],
     }
 
     def __init__(

@@ -14,13 +14,14 @@ import inspect
 import numpy as np
 import torch
 from skorch import NeuralNet, NeuralNetBinaryClassifier, NeuralNetClassifier, NeuralNetRegressor
-from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from skorch.dataset import ValidSplit
 from torch import nn
 from torch.utils.data import Subset, TensorDataset
 
 from ._checks import check_callbacks
 from ._chunks import run_in_chunks
+from ._loss import FIDELITY_METRICS
 
 
 class MLP(nn.Module):
@@ -91,6 +92,68 @@ class TensorBatches:
         else:
             for start in range(0, n, self.batch_size):
                 yield self.X[start : start + self.batch_size], self.y[start : start + self.batch_size]
+
+
+class TeacherFidelity(Callback):
+    """skorch callback: how closely the student follows the teacher on the
+    validation slice, recorded in the history after each epoch.
+
+    It asks the net's criterion (:class:`DistillationLoss` or
+    :class:`RegressionDistillationLoss`) for ``teacher_fidelity`` on every
+    validation batch and records the means over the slice as
+    ``valid_teacher_kl`` and ``valid_teacher_agreement`` (classification) or
+    ``valid_teacher_mse`` (regression), which ``EarlyStopping`` or
+    ``Checkpoint`` can monitor. Without a validation slice
+    (``train_split=None``) it records nothing. The distillers add it when
+    ``early_stopping`` is set.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skdistill import DistilledClassifier
+    >>> X, y = make_classification(n_samples=200, random_state=0)
+    >>> teacher = LogisticRegression().fit(X, y)
+    >>> student = DistilledClassifier(teacher, early_stopping="teacher_agreement",
+    ...                               max_epochs=5, random_state=0).fit(X, y)
+    >>> 0.5 < student.student_.history[-1, "valid_teacher_agreement"] <= 1.0
+    True
+    """
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.sums_, self.rows_ = {}, 0
+
+    def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
+        if training or y_pred is None:
+            return
+        _, yi = batch
+        for name, total in net.criterion_.teacher_fidelity(y_pred, yi).items():
+            self.sums_[name] = self.sums_.get(name, 0.0) + total
+        self.rows_ += len(yi)
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.rows_:
+            for name, total in self.sums_.items():
+                net.history.record(f"valid_{name}", total / self.rows_)
+
+
+def early_stopping_callbacks(early_stopping, task, patience):
+    """The callbacks for the ``early_stopping`` parameter (none when False).
+
+    ``True`` or ``"loss"`` monitors the distillation loss on the validation
+    slice; a name of :data:`~skdistill._loss.FIDELITY_METRICS` monitors how
+    closely the student follows the teacher there. The best epoch's weights
+    are restored.
+    """
+    if isinstance(early_stopping, str) and early_stopping != "loss":
+        lower = FIDELITY_METRICS[task][early_stopping]
+        monitor = f"valid_{early_stopping}"
+    elif early_stopping:
+        monitor, lower = "valid_loss", True
+    else:
+        return []
+    es = EarlyStopping(monitor=monitor, patience=patience, lower_is_better=lower, load_best=True)
+    return [("teacher_fidelity", TeacherFidelity()), ("early_stopping", es)]
 
 
 class StudentNet(NeuralNet):
@@ -210,10 +273,12 @@ def build_student(
     weight_decay,
     device,
     early_stopping,
+    task,
     validation_fraction,
     n_iter_no_change,
     callbacks,
     verbose,
+    random_state=None,
 ):
     """A skorch :class:`StudentNet` ready to fit on a TensorDataset.
 
@@ -242,9 +307,11 @@ def build_student(
 
     cbs = check_callbacks(callbacks)
     train_split = None
-    if early_stopping:
-        train_split = ValidSplit(validation_fraction, stratified=False)
-        cbs.append(("early_stopping", EarlyStopping(monitor="valid_loss", patience=n_iter_no_change, load_best=True)))
+    stopping = early_stopping_callbacks(early_stopping, task, n_iter_no_change)
+    if stopping:
+        # seeded, so that the held-out rows (and so training) are reproducible
+        train_split = ValidSplit(validation_fraction, stratified=False, random_state=random_state)
+        cbs += stopping
     cbs.append(("lr_scheduler", LRScheduler(policy="CosineAnnealingLR", T_max=max_epochs)))
     module = make_module(student, n_inputs, n_outputs, hidden_layer_sizes, dropout)
     return StudentNet(
