@@ -376,7 +376,7 @@ class BaseDistiller(BaseEstimator):
             check_is_fitted(self, "student_")  # raises NotFittedError
         X = self._check_X(X, reset=False)
         module, device = self.student_.module_, net_device(self.student_)
-        layers = mlp_layers(module, np.float64) if device.type == "cpu" else None
+        layers = mlp_layers(module) if device.type == "cpu" else None
         if layers is not None:
             def forward(Z):
                 return numpy_forward(layers, Z)

@@ -370,46 +370,34 @@ def compile_encoder(pre, X_check=None, Z_check=None):
 _LAYERS = weakref.WeakKeyDictionary()
 
 
-def mlp_layers(module, dtype=np.float32):
+def mlp_layers(module):
     """``[(W, b, relu)]`` of a plain Linear/ReLU/Dropout MLP, else None.
 
-    With ``dtype=np.float32`` the arrays are numpy views of the module's live
-    CPU parameters; with another dtype, copies in it. The result is cached
-    per module and dtype and rebuilt when a parameter is replaced or changed
-    in place (torch's version counter), so further training of the student
-    is always seen.
+    The arrays are numpy views of the module's live CPU parameters. The
+    result is cached per module and rebuilt when a parameter is replaced or
+    changed in place (torch's version counter), so further training of the
+    student is always seen.
     """
-    dtype = np.dtype(dtype)
     entry = _LAYERS.get(module)
     if entry is not None:
-        params, versions, by_dtype = entry
+        params, versions, layers = entry
         if all(
             getattr(lin, name) is p and p._version == v
             for (lin, name, p), v in zip(params, versions)
         ):
-            if dtype not in by_dtype:
-                by_dtype[dtype] = _cast_layers(by_dtype[np.dtype(np.float32)], dtype)
-            return by_dtype[dtype]
+            return layers
     layers = _read_layers(module)
-    if layers is None:
-        return None
-    params = [
-        (m, name, getattr(m, name))
-        for m in _sequence(module)
-        if isinstance(m, nn.Linear)
-        for name in ("weight", "bias")
-        if getattr(m, name) is not None
-    ]
-    by_dtype = {np.dtype(np.float32): layers}
-    if dtype not in by_dtype:
-        by_dtype[dtype] = _cast_layers(layers, dtype)
-    if all(p.device.type == "cpu" and p.dtype == torch.float32 for _, _, p in params):
-        _LAYERS[module] = (params, [p._version for _, _, p in params], by_dtype)
-    return by_dtype[dtype]
-
-
-def _cast_layers(layers, dtype):
-    return [(w.astype(dtype), b.astype(dtype), relu) for w, b, relu in layers]
+    if layers is not None:
+        params = [
+            (m, name, getattr(m, name))
+            for m in _sequence(module)
+            if isinstance(m, nn.Linear)
+            for name in ("weight", "bias")
+            if getattr(m, name) is not None
+        ]
+        if all(p.device.type == "cpu" and p.dtype == torch.float32 for _, _, p in params):
+            _LAYERS[module] = (params, [p._version for _, _, p in params], layers)
+    return layers
 
 
 def _sequence(module):
@@ -451,15 +439,8 @@ def _as_numpy(param):
 
 
 def numpy_forward(layers, Z):
-    """The MLP's forward pass in numpy, in the layers' dtype.
-
-    The distillers pass float64 layers (``mlp_layers(module, np.float64)``)
-    and round the result to float32: float32 BLAS kernels sum in an order
-    that depends on how many rows a call holds, so a row's outputs would
-    change in the last bit with how rows are batched (one row at a time
-    against the whole set); float64 sums rounded to float32 do not.
-    """
-    h = Z.astype(layers[0][0].dtype, copy=False)
+    """The MLP's forward pass in numpy float32."""
+    h = Z
     for w, b, relu in layers:
         h = h @ w.T
         h += b

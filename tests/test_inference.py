@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 
@@ -149,33 +148,6 @@ def test_chunked_prediction_equals_one_chunk(mixed_frame, binary_data, monkeypat
     monkeypatch.setattr(_inference, "CHUNK_ROWS", 7)
     np.testing.assert_allclose(est.predict_proba(X), whole, atol=1e-6)
     np.testing.assert_array_equal(est.predict(X), est.classes_[whole.argmax(1)])
-
-
-def test_predictions_do_not_depend_on_how_rows_are_batched(monkeypatch):
-    # float32 BLAS kernels sum in an order that depends on the rows per call;
-    # the forward pass runs in float64 so that each row's outputs are the same
-    # bits whether it is predicted alone, in a chunk or with the whole set
-    X, y = make_classification(n_samples=300, n_features=40, random_state=0)
-    est = DistilledClassifier(LogisticRegression(), **{**FAST, "hidden_layer_sizes": (256, 256)}).fit(X, y)
-    whole = est.predict_proba(X)
-    one_by_one = np.vstack([est.predict_proba(X[i : i + 1]) for i in range(len(X))])
-    np.testing.assert_array_equal(one_by_one, whole)
-    monkeypatch.setattr(_inference, "CHUNK_ROWS", 7)
-    np.testing.assert_array_equal(est.predict_proba(X), whole)
-
-
-def test_float64_layers_are_cached_and_follow_the_module():
-    from skdistill import MLP
-
-    module = MLP(5, 2, (8,))
-    first = mlp_layers(module, np.float64)
-    assert first[0][0].dtype == np.float64
-    assert mlp_layers(module, np.float64) is first  # cached
-    np.testing.assert_array_equal(first[0][0], mlp_layers(module)[0][0])
-    with torch.no_grad():
-        module.layers[0].weight.mul_(2.0)
-    again = mlp_layers(module, np.float64)
-    np.testing.assert_array_equal(again[0][0], 2.0 * first[0][0])
 
 
 def test_regressor_chunked(monkeypatch):
