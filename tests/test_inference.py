@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 
@@ -148,6 +149,21 @@ def test_chunked_prediction_equals_one_chunk(mixed_frame, binary_data, monkeypat
     monkeypatch.setattr(_inference, "CHUNK_ROWS", 7)
     np.testing.assert_allclose(est.predict_proba(X), whole, atol=1e-6)
     np.testing.assert_array_equal(est.predict(X), est.classes_[whole.argmax(1)])
+
+
+def test_batching_changes_predictions_by_float32_rounding_at_most(monkeypatch):
+    # float32 matrix products may sum in another order for another number of
+    # rows (tests/test_estimator_checks.py): a row predicted alone, in a
+    # chunk or with the whole set agrees to float32 precision, and the
+    # predicted classes are the same
+    X, y = make_classification(n_samples=300, n_features=40, random_state=0)
+    est = DistilledClassifier(LogisticRegression(), **{**FAST, "hidden_layer_sizes": (256, 256)}).fit(X, y)
+    whole = est.predict_proba(X)
+    one_by_one = np.vstack([est.predict_proba(X[i : i + 1]) for i in range(len(X))])
+    np.testing.assert_allclose(one_by_one, whole, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(one_by_one.argmax(1), whole.argmax(1))
+    monkeypatch.setattr(_inference, "CHUNK_ROWS", 7)
+    np.testing.assert_allclose(est.predict_proba(X), whole, rtol=1e-5, atol=1e-6)
 
 
 def test_regressor_chunked(monkeypatch):
