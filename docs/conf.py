@@ -63,6 +63,11 @@ BENCHMARK_TABLES = [
         "python benchmarks/quality.py --only wa_churn --only credit_data --task classification "
         "--seeds 5 --rows hard,distil,default --out docs/benchmark_weak_teachers.md",
     ),
+    (
+        "Quality over 5 train/test splits (teachers refitted on each, 2 seeds per split)",
+        "benchmark_splits.md",
+        "python benchmarks/quality.py --task classification --splits 5 --seeds 2 --out docs/benchmark_splits.md",
+    ),
     ("Speed", "benchmark_speed.md", "python benchmarks/speed.py"),
     ("Scale", "benchmark_scale.md", "python benchmarks/scale.py"),
 ]
