@@ -503,8 +503,8 @@ def label_transfer_set(
     scheduler : str or None, default=None
         Dask scheduler for the computation (as in ``dask.compute``); None uses
         the active ``distributed`` client when there is one, else threads.
-        With a distributed client the teacher is scattered to every worker
-        once.
+        With a distributed client the teacher is sent to every worker once,
+        as by :class:`broadcast_teacher`.
 
     Returns
     -------
@@ -608,9 +608,12 @@ def label_transfer_set(
     label = dask.delayed(_label_partition, pure=False)
     client = _distributed_client(scheduler)
     if client is not None:
-        shared = client.scatter([teacher], broadcast=True, hash=False)[0]  # once per worker
-        tasks = [label(shared, part, i, path, options) for i, part in enumerate(parts)]
-        written = client.gather(client.compute(tasks))
+        # once per worker, in a worker plugin; the tasks carry a reference. Not
+        # client.scatter(broadcast=True): the Active Memory Manager (on by
+        # default) may drop the replicas, and the workers then fetch the teacher again.
+        with broadcast_teacher(teacher, client=client):
+            tasks = [label(teacher, part, i, path, options) for i, part in enumerate(parts)]
+            written = client.gather(client.compute(tasks))
     else:
         tasks = [label(teacher, part, i, path, options) for i, part in enumerate(parts)]
         written = dask.compute(*tasks, scheduler=scheduler)
