@@ -606,16 +606,17 @@ def label_transfer_set(
         columns=columns,
     )
     label = dask.delayed(_label_partition, pure=False)
+    tasks = [label(teacher, part, i, path, options) for i, part in enumerate(parts)]
     client = _distributed_client(scheduler)
     if client is not None:
-        # once per worker, in a worker plugin; the tasks carry a reference. Not
-        # client.scatter(broadcast=True): the Active Memory Manager (on by
-        # default) may drop the replicas, and the workers then fetch the teacher again.
+        # the tasks are pickled on compute: inside the block each carries a
+        # reference, and the teacher goes to every worker once, in a worker
+        # plugin. Not client.scatter(broadcast=True): the Active Memory Manager
+        # (on by default) may drop the replicas, and the workers then fetch the
+        # teacher again.
         with broadcast_teacher(teacher, client=client):
-            tasks = [label(teacher, part, i, path, options) for i, part in enumerate(parts)]
             written = client.gather(client.compute(tasks))
     else:
-        tasks = [label(teacher, part, i, path, options) for i, part in enumerate(parts)]
         written = dask.compute(*tasks, scheduler=scheduler)
 
     widths = {w["n_outputs"] for w in written if w["n_rows"]}
