@@ -339,9 +339,8 @@ def run_task(task, name, spec, opts):
         row.update(table.drop(columns=["split", "seed"]).mean().to_dict())
         values = table[main_metric].tolist()
         row[f"{main_metric}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else np.nan
-        row[f"{main_metric}_seeds"] = values
+        row[f"{main_metric}_runs"] = values  # one per (split, seed), in the same order for every row
         row["splits"] = table["split"].tolist()
-        row["n_seeds"] = len(values)
         row["note"] = note
         if task == "classification":
             row["n_transfer"] = int(row["n_transfer"])
@@ -382,7 +381,7 @@ def _paired_gain(g, metric):
     differences (fits on one split share its test set, so they are not
     independent); with one split, over the seeds.
     """
-    d = np.asarray(g.loc["default", f"{metric}_seeds"]) - np.asarray(g.loc["hard", f"{metric}_seeds"])
+    d = np.asarray(g.loc["default", f"{metric}_runs"]) - np.asarray(g.loc["hard", f"{metric}_runs"])
     per_split = pd.Series(d).groupby(np.asarray(g.loc["default", "splits"])).mean()
     units = per_split if len(per_split) > 1 else d
     se = float(np.std(units, ddof=1) / np.sqrt(len(units))) if len(units) > 1 else float("nan")
