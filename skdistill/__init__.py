@@ -18,7 +18,7 @@ from ._loss import (
     regression_distillation_loss,
 )
 from ._persist import load_student, save_student
-from ._preprocessing import infer_column_kinds, make_default_preprocessor
+from ._preprocessing import PiecewiseLinearEncoder, infer_column_kinds, make_default_preprocessor
 from ._regressor import DistilledRegressor
 from ._report import compare_models, model_size_bytes
 from ._transfer import TransferSet
@@ -39,6 +39,7 @@ __all__ = [
     "distillation_loss",
     "regression_distillation_loss",
     "make_default_preprocessor",
+    "PiecewiseLinearEncoder",
     "infer_column_kinds",
     "clear_cache",
     "compare_models",

@@ -35,8 +35,14 @@ from sklearn.utils.validation import (
 from . import _cache
 from ._augment import check_augmenter
 from ._checks import check_unique_columns
-from ._inference import compile_encoder, mlp_layers, numpy_forward, predict_chunked
-from ._preprocessing import check_encoded, infer_column_kinds, make_default_preprocessor
+from ._inference import CHUNK_ROWS, compile_encoder, mlp_layers, numpy_forward, predict_chunked
+from ._preprocessing import (
+    NUMERIC_ENCODINGS,
+    check_encoded,
+    infer_column_kinds,
+    make_default_preprocessor,
+    sizing_width,
+)
 from ._student import build_student, net_device, predict_raw, resident_device, resolve_device
 from ._teacher import _is_torch_module, is_fitted, resolve_teacher, teacher_list
 from ._transfer import TransferSet, streaming_fit_data
@@ -94,6 +100,8 @@ class BaseDistiller(BaseEstimator):
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "augment": [StrOptions({"munge"}), HasMethods(["generate"]), None],
         "preprocessor": [HasMethods(["fit", "transform"]), None],
+        "numeric_encoding": [StrOptions(set(NUMERIC_ENCODINGS))],
+        "n_bins": [Interval(numbers.Integral, 1, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"loss"})],  # subclasses add their fidelity metrics
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -279,7 +287,9 @@ class BaseDistiller(BaseEstimator):
         # the student's view of the data
         kinds = infer_column_kinds(X)
         if self.preprocessor is None:
-            pre = make_default_preprocessor(kinds, n, random_state=seed)
+            pre = make_default_preprocessor(
+                kinds, n, random_state=seed, numeric_encoding=self.numeric_encoding, n_bins=self.n_bins
+            )
         else:
             pre = clone(self.preprocessor)
         Z = check_encoded(pre.fit_transform(X))
@@ -318,6 +328,7 @@ class BaseDistiller(BaseEstimator):
                 criterion=self._criterion(),
                 criterion_params=self._criterion_params(),
                 n_inputs=Z_all.shape[1],
+                n_sizing_inputs=sizing_width(pre, Z_all.shape[1]),
                 n_outputs=outputs.shape[1],
                 hidden_layer_sizes=self.hidden_layer_sizes,
                 dropout=self.dropout,
@@ -371,13 +382,20 @@ class BaseDistiller(BaseEstimator):
         Encoding and forward pass run over bounded chunks of rows
         (:func:`~skdistill._inference.predict_chunked`); the default MLP on
         CPU answers through numpy, other modules and devices through torch.
+        With the compiled encoder and the numpy forward pass, up to one
+        chunk of rows is answered in one go, without further checks: the
+        compiled encoder only outputs finite values.
         """
         if "student_" not in self.__dict__:
             check_is_fitted(self, "student_")  # raises NotFittedError
         X = self._check_X(X, reset=False)
         module, device = self.student_.module_, net_device(self.student_)
         layers = mlp_layers(module) if device.type == "cpu" else None
+        compiled = getattr(self, "_compiled_encoder_", None)
         if layers is not None:
+            if compiled is not None and X.shape[0] <= CHUNK_ROWS:
+                return numpy_forward(layers, compiled.transform(X))
+
             def forward(Z):
                 return numpy_forward(layers, Z)
         else:

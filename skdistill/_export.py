@@ -25,6 +25,7 @@ values as ``"__missing__"``. Only the inputs the model has are present.
 ``predict``.
 """
 
+import functools
 import json
 
 import numpy as np
@@ -209,6 +210,17 @@ def _quantile_block(g, x, imp, qt):
     return g.op("Max", [g.op("Min", [z, g.const(clip_max)]), g.const(clip_min)])
 
 
+def _bins_block(g, x, imp, ple):
+    """Imputation then the piecewise-linear encoding; x is double [N, F]."""
+    stats = np.asarray(imp.statistics_, dtype=np.float64)
+    stats = np.where(np.isnan(stats), 0.0, stats)  # keep_empty_features: filled with 0
+    x = g.op("Where", [g.op("IsNaN", [x]), g.const(stats, "median"), x])
+    z = g.op("Gather", [x, g.const(np.asarray(ple.columns_, np.int64), "bin_column")], axis=1)
+    z = g.op("Mul", [g.op("Sub", [z, g.const(np.asarray(ple.lower_, np.float64), "bin_lower")]),
+                     g.const(np.asarray(ple.scale_, np.float64), "bin_scale")])
+    return g.op("Clip", [z, g.const(np.float64(0.0)), g.const(np.float64(1.0))])
+
+
 def _onehot_block(g, xcat, enc, positions):
     """One-hot columns of the encoder; xcat is string [N, n_categorical]."""
     outs = []
@@ -236,8 +248,8 @@ def _student_graph(g, z, module, n_inputs):
     layers = mlp_layers(module)
     if layers is not None:
         h = z
-        for w, b, relu in layers:
-            h = g.op("Gemm", [h, g.const(w, "W"), g.const(b, "b")], transB=1)
+        for w_t, b, relu in layers:
+            h = g.op("Gemm", [h, g.const(w_t, "W"), g.const(b, "b")])
             if relu:
                 h = g.op("Relu", [h])
         return h
@@ -344,6 +356,8 @@ def to_onnx(estimator, path=None, X_sample=None):
             x = g.op("Gather", ["X_numeric", g.const(np.asarray(idx, np.int64))], axis=1)
         if kind == "quantile":
             parts.append(_quantile_block(g, x, block[2], block[3]))
+        elif kind == "bins":
+            parts.append(_bins_block(g, x, block[2], block[3]))
         else:  # indicator
             feats = np.asarray(block[2].features_, dtype=np.int64)
             if len(feats) == 0:
@@ -393,15 +407,64 @@ def to_onnx(estimator, path=None, X_sample=None):
     return model
 
 
+@functools.lru_cache(maxsize=64)
+def _parse_meta(text):
+    meta = json.loads(text)
+    names = meta.get("feature_names_in") or None
+    return _Columns(meta["numeric_columns"], meta["categorical_columns"], meta["n_features_in"], names)
+
+
+class _Columns:
+    """Which input columns feed which graph input, and the fitted column names."""
+
+    def __init__(self, numeric, categorical, n_features, names):
+        self.numeric = [int(c) for c in numeric]
+        self.categorical = [int(c) for c in categorical]
+        self.n_features = int(n_features)
+        self.names = None if names is None else [str(c) for c in names]
+        self.all_numeric = self.numeric == list(range(self.n_features))
+        self.name_index = None if self.names is None else pd.Index(self.names)
+
+
 def _columns_of(estimator_or_model):
     if hasattr(estimator_or_model, "graph"):  # an onnx ModelProto
-        props = {p.key: p.value for p in estimator_or_model.metadata_props}
-        if "skdistill" not in props:
-            raise ValueError("this ONNX model was not written by skdistill.to_onnx")
-        meta = json.loads(props["skdistill"])
-        return meta["numeric_columns"], meta["categorical_columns"], meta["n_features_in"]
-    _, numeric, categorical = _parse_preprocessor(estimator_or_model.preprocessor_)
-    return numeric, categorical, estimator_or_model.n_features_in_
+        for prop in estimator_or_model.metadata_props:
+            if prop.key == "skdistill":
+                return _parse_meta(prop.value)
+        raise ValueError("this ONNX model was not written by skdistill.to_onnx")
+    est = estimator_or_model
+    compiled = getattr(est, "_compiled_encoder_", None)
+    if compiled is not None:
+        numeric, categorical = compiled.numeric, compiled.categorical
+    else:
+        _, numeric, categorical = _parse_preprocessor(est.preprocessor_)
+    names = getattr(est, "feature_names_in_", None)
+    return _Columns(numeric, categorical, est.n_features_in_, None if names is None else list(names))
+
+
+def _select_frame(X, cols):
+    """A DataFrame's columns in the fitted order, chosen by name."""
+    if cols.names is None:  # fitted without (string) names: by position, as scikit-learn
+        if X.shape[1] != cols.n_features:
+            raise ValueError(f"X has {X.shape[1]} features, but the model expects {cols.n_features}")
+        return X
+    if X.columns.equals(cols.name_index):
+        return X
+    have = {str(c) for c in X.columns}
+    missing = [c for c in cols.names if c not in have]
+    unknown = [str(c) for c in X.columns if str(c) not in set(cols.names)]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing columns {missing[:10]}")
+        if unknown:
+            parts.append(f"columns not seen at fit {unknown[:10]}")
+        raise ValueError(
+            "X's columns do not match the columns the student was fitted on: " + "; ".join(parts)
+        )
+    if len(set(map(str, X.columns))) != X.shape[1]:
+        raise ValueError("X has duplicate column names")
+    return X.set_axis([str(c) for c in X.columns], axis=1)[cols.names]
 
 
 def onnx_inputs(estimator_or_model, X):
@@ -411,28 +474,43 @@ def onnx_inputs(estimator_or_model, X):
     ----------
     estimator_or_model : fitted estimator or onnx.ModelProto from :func:`to_onnx`
     X : array-like or DataFrame
-        Rows with the same columns as in ``fit``.
+        Rows with the same columns as in ``fit``. A DataFrame's columns are
+        taken by name when the student was fitted on a DataFrame with string
+        column names (in any order; a missing or unknown column raises
+        ValueError), else by position. Other input is taken by position and
+        must have the fitted number of columns.
 
     Returns
     -------
     feed : dict
         ``{"X_numeric": float64 array, "X_categorical": str array}`` (only
-        the inputs the model has), ready for ``InferenceSession.run``.
+        the inputs the model has), ready for ``InferenceSession.run``. See
+        "Serving with ONNX" in the user guide for the contract a client in
+        another language follows.
     """
-    numeric, categorical, n_features = _columns_of(estimator_or_model)
-    if not isinstance(X, pd.DataFrame):
+    cols = _columns_of(estimator_or_model)
+    if type(X) is np.ndarray and cols.all_numeric and X.ndim == 2 and X.shape[1] == cols.n_features:
+        if X.dtype == np.float64 and X.flags.c_contiguous:
+            return {"X_numeric": X}  # the serving fast path: nothing to convert
+        if X.dtype.kind in "fiu":
+            return {"X_numeric": np.ascontiguousarray(X, dtype=np.float64)}
+    if isinstance(X, pd.DataFrame):
+        X = _select_frame(X, cols)
+    else:
         X = np.asarray(X)
         if X.ndim == 1:
             X = X.reshape(1, -1)
-    if X.shape[1] != n_features:
-        raise ValueError(f"X has {X.shape[1]} features, but the model expects {n_features}")
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D; got {X.ndim} dimensions")
+        if X.shape[1] != cols.n_features:
+            raise ValueError(f"X has {X.shape[1]} features, but the model expects {cols.n_features}")
     feed = {}
-    if numeric:
-        cols = X.iloc[:, numeric] if isinstance(X, pd.DataFrame) else X[:, numeric]
-        feed["X_numeric"] = np.ascontiguousarray(_as_float(cols), dtype=np.float64)
-    if categorical:
-        cols = X.iloc[:, categorical] if isinstance(X, pd.DataFrame) else X[:, categorical]
-        feed["X_categorical"] = _as_categories(cols).astype(str)
+    if cols.numeric:
+        part = X.iloc[:, cols.numeric] if isinstance(X, pd.DataFrame) else X[:, cols.numeric]
+        feed["X_numeric"] = np.ascontiguousarray(_as_float(part), dtype=np.float64)
+    if cols.categorical:
+        part = X.iloc[:, cols.categorical] if isinstance(X, pd.DataFrame) else X[:, cols.categorical]
+        feed["X_categorical"] = _as_categories(part).astype(str)
     return feed
 
 

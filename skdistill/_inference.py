@@ -34,7 +34,7 @@ import torch
 from scipy.special import ndtri
 from torch import nn
 
-from ._preprocessing import _as_categories, _as_float, check_encoded
+from ._preprocessing import PiecewiseLinearEncoder, _as_categories, _as_float, check_encoded, piecewise_linear
 
 #: sklearn.preprocessing._data.BOUNDS_THRESHOLD
 BOUNDS_THRESHOLD = 1e-7
@@ -100,6 +100,18 @@ def parse_preprocessor(pre):
             if getattr(imp, "add_indicator", False):
                 raise UnsupportedPreprocessor("the imputer adds an indicator")
             blocks.append(("quantile", cols, imp, qt))
+        elif (
+            len(steps) == 3
+            and funcs[0] is _as_float
+            and isinstance(steps[1], SimpleImputer)
+            and type(steps[2]) is PiecewiseLinearEncoder
+        ):
+            imp = steps[1]
+            if not (isinstance(imp.missing_values, float) and np.isnan(imp.missing_values)):
+                raise UnsupportedPreprocessor("the imputer's missing_values is not NaN")
+            if getattr(imp, "add_indicator", False):
+                raise UnsupportedPreprocessor("the imputer adds an indicator")
+            blocks.append(("bins", cols, imp, steps[2]))
         elif len(steps) == 2 and funcs[0] is _as_float and isinstance(steps[1], MissingIndicator):
             ind = steps[1]
             if not (isinstance(ind.missing_values, float) and np.isnan(ind.missing_values)):
@@ -155,6 +167,8 @@ def _select(X, cols):
 
 def _numeric_values(X, cols):
     """The numeric columns as float64, with the same errors as the default path."""
+    if type(X) is np.ndarray and X.dtype == np.float64 and len(cols) == X.shape[1]:
+        return X  # all columns numeric: ``cols`` is all of them, in order
     part = _select(X, cols)
     if isinstance(part, pd.DataFrame):
         if all(
@@ -253,6 +267,27 @@ class _Knots:
         return out
 
 
+class _Bins:
+    """Imputation and the piecewise-linear encoding of one fitted block."""
+
+    def __init__(self, imp, ple):
+        stats = np.asarray(imp.statistics_, dtype=np.float64)
+        self.fill = np.where(np.isnan(stats), 0.0, stats)  # keep_empty_features fills 0
+        self.columns = np.asarray(ple.columns_, dtype=np.intp)
+        self.lower = np.asarray(ple.lower_, dtype=np.float64)
+        self.scale = np.asarray(ple.scale_, dtype=np.float64)
+        self.width = len(self.columns)
+
+    def transform(self, x, missing=None, out=None):
+        if missing is None:
+            total = np.add.reduce(x, axis=None)  # NaN if any value is (inf is refused upstream)
+            if total != total:
+                x = np.where(np.isnan(x), self.fill, x)
+        elif missing.any():
+            x = np.where(missing, self.fill, x)
+        return piecewise_linear(x, self.columns, self.lower, self.scale, out=out)
+
+
 class CompiledEncoder:
     """numpy implementation of a fitted default preprocessor's ``transform``.
 
@@ -264,6 +299,7 @@ class CompiledEncoder:
     def __init__(self, pre):
         blocks, numeric, categorical = parse_preprocessor(pre)
         self.numeric = numeric
+        self.categorical = categorical
         num_pos = {c: i for i, c in enumerate(numeric)}
         self.steps = []
         width = 0
@@ -278,11 +314,19 @@ class CompiledEncoder:
             elif kind == "quantile":
                 self.steps.append(("quantile", self._positions(cols, num_pos), _Quantile(block[2], block[3])))
                 width += len(cols)
+            elif kind == "bins":
+                step = _Bins(block[2], block[3])
+                self.steps.append(("bins", self._positions(cols, num_pos), step))
+                width += step.width
             else:
                 feats = np.asarray(block[2].features_, dtype=np.intp)
                 self.steps.append(("indicator", self._positions(cols, num_pos), feats))
                 width += len(feats)
         self.n_output = width
+        # all columns numeric, binned in input order: the whole encoding is one step
+        self._one_step = (
+            self.steps[0][2] if len(self.steps) == 1 and self.steps[0][:2] == ("bins", None) else None
+        )
 
     @staticmethod
     def _positions(cols, num_pos):
@@ -291,18 +335,25 @@ class CompiledEncoder:
         return None if positions == list(range(len(num_pos))) else positions
 
     def transform(self, X):
+        raw = _numeric_values(X, self.numeric) if self.numeric else None
+        if self._one_step is not None:
+            return self._one_step.transform(raw)
         n = X.shape[0]
         out = np.zeros((n, self.n_output), dtype=np.float32)
-        raw = _numeric_values(X, self.numeric) if self.numeric else None
+        missing = np.isnan(raw) if raw is not None else None
         at = 0
         for kind, cols, params in self.steps:
-            if kind == "quantile":
+            if kind == "bins":
+                x, m = (raw, missing) if cols is None else (raw[:, cols], missing[:, cols])
+                params.transform(x, m, out=out[:, at : at + params.width])
+                at += params.width
+            elif kind == "quantile":
                 z = params.transform(raw if cols is None else raw[:, cols])
                 out[:, at : at + z.shape[1]] = z
                 at += z.shape[1]
             elif kind == "indicator":
-                x = raw if cols is None else raw[:, cols]
-                out[:, at : at + len(params)] = np.isnan(x[:, params])
+                m = missing if cols is None else missing[:, cols]
+                out[:, at : at + len(params)] = m[:, params]
                 at += len(params)
             else:
                 for col, (mapping, unknown, n_out) in zip(cols, params):
@@ -371,12 +422,13 @@ _LAYERS = weakref.WeakKeyDictionary()
 
 
 def mlp_layers(module):
-    """``[(W, b, relu)]`` of a plain Linear/ReLU/Dropout MLP, else None.
+    """``[(W.T, b, relu)]`` of a plain Linear/ReLU/Dropout MLP, else None.
 
-    The arrays are numpy views of the module's live CPU parameters. The
-    result is cached per module and rebuilt when a parameter is replaced or
-    changed in place (torch's version counter), so further training of the
-    student is always seen.
+    The arrays are numpy copies of the module's CPU parameters (each weight
+    transposed to (inputs, outputs), contiguous). The result is cached per
+    module and rebuilt when a parameter is replaced or changed in place
+    (torch's version counter), so further training of the student is always
+    seen.
     """
     entry = _LAYERS.get(module)
     if entry is not None:
@@ -417,9 +469,9 @@ def _read_layers(module):
     layers = []
     for m in seq:
         if isinstance(m, nn.Linear):
-            w = _as_numpy(m.weight)
-            b = _as_numpy(m.bias) if m.bias is not None else np.zeros(w.shape[0], np.float32)
-            layers.append([w, b, False])
+            w_t = np.ascontiguousarray(_as_numpy(m.weight).T)  # (in, out): a copy, one per version
+            b = _as_numpy(m.bias).copy() if m.bias is not None else np.zeros(w_t.shape[1], np.float32)
+            layers.append([w_t, b, False])
         elif isinstance(m, nn.ReLU):
             if not layers or layers[-1][2]:
                 return None
@@ -439,10 +491,10 @@ def _as_numpy(param):
 
 
 def numpy_forward(layers, Z):
-    """The MLP's forward pass in numpy float32."""
+    """The MLP's forward pass in numpy float32 (``layers`` from :func:`mlp_layers`)."""
     h = Z
-    for w, b, relu in layers:
-        h = h @ w.T
+    for w_t, b, relu in layers:
+        h = np.dot(h, w_t)
         h += b
         if relu:
             np.maximum(h, 0, out=h)

@@ -55,12 +55,14 @@ FORMAT_VERSION = 1
 #: SimpleImputer, QuantileTransformer, MissingIndicator, OneHotEncoder and
 #: FunctionTransformer; NumPy arrays; builtins). They are exactly what
 #: :func:`~skdistill.make_default_preprocessor` needs: NumPy dtype objects
-#: (rebuilt from their name) and skdistill's two column converters (looked up
-#: by name in :mod:`skdistill._preprocessing`, never code from the file).
+#: (rebuilt from their name), skdistill's two column converters (looked up
+#: by name in :mod:`skdistill._preprocessing`, never code from the file) and
+#: its :class:`~skdistill.PiecewiseLinearEncoder` (plain arrays as state).
 TRUSTED_TYPES = (
     "numpy.dtype",
     "skdistill._preprocessing._as_float",
     "skdistill._preprocessing._as_categories",
+    "skdistill._preprocessing.PiecewiseLinearEncoder",
 )
 
 _METADATA = "metadata.json"

@@ -51,7 +51,7 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         mean squared error to the teacher's predictions (standardized units),
         recorded as ``valid_teacher_mse``.
     student, hidden_layer_sizes, dropout, batch_size, lr, \
-weight_decay, augment, preprocessor, validation_fraction, \
+weight_decay, augment, preprocessor, numeric_encoding, n_bins, validation_fraction, \
 n_iter_no_change, memory, labeling_batch_size, device, callbacks, \
 random_state, verbose
         As in :class:`DistilledClassifier`.
@@ -110,6 +110,8 @@ random_state, verbose
         weight_decay=1e-5,
         augment="munge",
         preprocessor=None,
+        numeric_encoding="piecewise_linear",
+        n_bins=8,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -134,6 +136,8 @@ random_state, verbose
         self.weight_decay = weight_decay
         self.augment = augment
         self.preprocessor = preprocessor
+        self.numeric_encoding = numeric_encoding
+        self.n_bins = n_bins
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

@@ -235,10 +235,14 @@ def resident_device(nbytes, device):
     return dev if nbytes < 0.5 * free else torch.device("cpu")
 
 
-def make_module(student, n_inputs, n_outputs, hidden_layer_sizes, dropout):
-    """The torch module for the ``student`` parameter (None, class or instance)."""
+def make_module(student, n_inputs, n_outputs, hidden_layer_sizes, dropout, n_sizing_inputs=None):
+    """The torch module for the ``student`` parameter (None, class or instance).
+
+    "auto" hidden sizes come from ``n_sizing_inputs`` (default ``n_inputs``).
+    """
     if student is None:
-        sizes = auto_hidden_sizes(n_inputs) if hidden_layer_sizes == "auto" else tuple(hidden_layer_sizes)
+        n_sizing = n_inputs if n_sizing_inputs is None else n_sizing_inputs
+        sizes = auto_hidden_sizes(n_sizing) if hidden_layer_sizes == "auto" else tuple(hidden_layer_sizes)
         if not all(isinstance(h, (int, np.integer)) and h > 0 for h in sizes):
             raise ValueError(f"hidden_layer_sizes must be positive integers; got {sizes}")
         return MLP(n_inputs, n_outputs, sizes, dropout)
@@ -266,6 +270,7 @@ def build_student(
     n_inputs,
     n_outputs,
     hidden_layer_sizes,
+    n_sizing_inputs=None,
     dropout,
     max_epochs,
     batch_size,
@@ -313,7 +318,7 @@ def build_student(
         train_split = ValidSplit(validation_fraction, stratified=False, random_state=random_state)
         cbs += stopping
     cbs.append(("lr_scheduler", LRScheduler(policy="CosineAnnealingLR", T_max=max_epochs)))
-    module = make_module(student, n_inputs, n_outputs, hidden_layer_sizes, dropout)
+    module = make_module(student, n_inputs, n_outputs, hidden_layer_sizes, dropout, n_sizing_inputs)
     return StudentNet(
         module=module,
         criterion=criterion,
