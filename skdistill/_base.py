@@ -32,10 +32,10 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _cache
+from . import _cache, _inference
 from ._augment import check_augmenter
 from ._checks import check_unique_columns
-from ._inference import CHUNK_ROWS, compile_encoder, mlp_layers, numpy_forward, predict_chunked
+from ._inference import compile_encoder, mlp_layers, numpy_forward, predict_chunked
 from ._preprocessing import (
     NUMERIC_ENCODINGS,
     check_encoded,
@@ -101,7 +101,7 @@ class BaseDistiller(BaseEstimator):
         "augment": [StrOptions({"munge"}), HasMethods(["generate"]), None],
         "preprocessor": [HasMethods(["fit", "transform"]), None],
         "numeric_encoding": [StrOptions(set(NUMERIC_ENCODINGS))],
-        "n_bins": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_bins": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"loss"})],  # subclasses add their fidelity metrics
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -112,6 +112,27 @@ class BaseDistiller(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
+
+    #: Parameters added since skdistill 0.1.0, with the value that reproduces
+    #: that release's behaviour: estimators pickled by it, or saved with its
+    #: :func:`~skdistill.save_student`, get these when loaded.
+    _LEGACY_PARAMS = {"numeric_encoding": "quantile", "n_bins": "auto"}
+
+    def __getstate__(self):
+        # the compiled encoder is derived from the fitted preprocessor: pickles
+        # hold whether there is one, and it is rebuilt when they are loaded (so
+        # a pickle of an earlier release gets this release's encoder)
+        state = super().__getstate__()
+        if state.get("_compiled_encoder_") is not None:
+            state["_compiled_encoder_"] = True
+        return state
+
+    def __setstate__(self, state):
+        for name, value in self._LEGACY_PARAMS.items():
+            state.setdefault(name, value)
+        if state.get("_compiled_encoder_") is not None:
+            state["_compiled_encoder_"] = compile_encoder(state["preprocessor_"])
+        super().__setstate__(state)
 
     # ------------------------------------------------------------------
     # cloning: a fitted teacher is shared, never copied
@@ -196,11 +217,9 @@ class BaseDistiller(BaseEstimator):
             return False
         if X.dtype.kind != "f":
             return True
-        with np.errstate(invalid="ignore"):
-            total = float(np.add.reduce(X, axis=None))  # NaN or inf if any value is
-        if np.isfinite(total):
-            return True
-        return allow_nan and not np.isinf(X).any()
+        if allow_nan:
+            return not np.isinf(X).any()
+        return bool(np.isfinite(X).all())
 
     # ------------------------------------------------------------------
     # per task, overridden
@@ -382,9 +401,8 @@ class BaseDistiller(BaseEstimator):
         Encoding and forward pass run over bounded chunks of rows
         (:func:`~skdistill._inference.predict_chunked`); the default MLP on
         CPU answers through numpy, other modules and devices through torch.
-        With the compiled encoder and the numpy forward pass, up to one
-        chunk of rows is answered in one go, without further checks: the
-        compiled encoder only outputs finite values.
+        The compiled encoder's output is not checked again: it only outputs
+        finite float32 values.
         """
         if "student_" not in self.__dict__:
             check_is_fitted(self, "student_")  # raises NotFittedError
@@ -393,14 +411,13 @@ class BaseDistiller(BaseEstimator):
         layers = mlp_layers(module) if device.type == "cpu" else None
         compiled = getattr(self, "_compiled_encoder_", None)
         if layers is not None:
-            if compiled is not None and X.shape[0] <= CHUNK_ROWS:
-                return numpy_forward(layers, compiled.transform(X))
-
             def forward(Z):
                 return numpy_forward(layers, Z)
         else:
             def forward(Z):
                 return predict_raw(module, Z, device)
+        if compiled is not None and layers is not None:  # all numpy: cache-sized chunks, no re-check
+            return predict_chunked(X, X.shape[0], compiled.transform, forward, _inference.COMPILED_CHUNK_ROWS, False)
         return predict_chunked(X, X.shape[0], self._encoder(), forward)
 
 

@@ -90,9 +90,11 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         ``"quantile"`` (one value per column, a quantile transform to a
         normal distribution: the encoding of skdistill 0.1, slower to serve).
         Ignored with a user ``preprocessor``.
-    n_bins : int, default=8
+    n_bins : int or "auto", default="auto"
         Largest number of bins per numeric column of the piecewise-linear
-        encoding.
+        encoding; "auto" gives 16 for up to 32 numeric columns, then fewer,
+        down to 4, keeping about 512 encoded values in all (the width of
+        the student's first layer, and so its serving cost, stays bounded).
     early_stopping : bool or {"loss", "teacher_kl", "teacher_agreement"}, default=False
         Hold out ``validation_fraction`` of the transfer set and stop when a
         score on it has not improved for ``n_iter_no_change`` epochs (skorch's
@@ -184,7 +186,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         augment="munge",
         preprocessor=None,
         numeric_encoding="piecewise_linear",
-        n_bins=8,
+        n_bins="auto",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,

@@ -39,7 +39,7 @@ from ._inference import (
     onehot_layout,
     parse_preprocessor,
 )
-from ._preprocessing import _as_categories, _as_float
+from ._preprocessing import _as_categories, _as_float, _float32_params
 
 __all__ = ["to_onnx", "onnx_inputs"]
 
@@ -211,14 +211,19 @@ def _quantile_block(g, x, imp, qt):
 
 
 def _bins_block(g, x, imp, ple):
-    """Imputation then the piecewise-linear encoding; x is double [N, F]."""
+    """Imputation then the piecewise-linear encoding; x is double [N, F].
+
+    The same arithmetic as :func:`~skdistill._preprocessing.piecewise_linear`
+    (centre in double, the rest in float), so that results match bit for bit.
+    """
     stats = np.asarray(imp.statistics_, dtype=np.float64)
     stats = np.where(np.isnan(stats), 0.0, stats)  # keep_empty_features: filled with 0
     x = g.op("Where", [g.op("IsNaN", [x]), g.const(stats, "median"), x])
-    z = g.op("Gather", [x, g.const(np.asarray(ple.columns_, np.int64), "bin_column")], axis=1)
-    z = g.op("Mul", [g.op("Sub", [z, g.const(np.asarray(ple.lower_, np.float64), "bin_lower")]),
-                     g.const(np.asarray(ple.scale_, np.float64), "bin_scale")])
-    return g.op("Clip", [z, g.const(np.float64(0.0)), g.const(np.float64(1.0))])
+    center, columns, lower, scale = _float32_params(ple)
+    xc = g.op("Cast", [g.op("Sub", [x, g.const(center, "bin_center")])], to=1)
+    z = g.op("Gather", [xc, g.const(columns.astype(np.int64), "bin_column")], axis=1)
+    z = g.op("Mul", [g.op("Sub", [z, g.const(lower, "bin_lower")]), g.const(scale, "bin_scale")])
+    return g.op("Min", [g.op("Max", [z, g.const(np.float32(0.0))]), g.const(np.float32(1.0))])
 
 
 def _onehot_block(g, xcat, enc, positions):
@@ -235,7 +240,7 @@ def _onehot_block(g, xcat, enc, positions):
         )
         code = g.op("Unsqueeze", [code, g.const(np.array([1], dtype=np.int64))])
         hot = g.op("Equal", [code, g.const(np.arange(n_out, dtype=np.int64))])
-        outs.append(g.op("Cast", [hot], to=11))  # double
+        outs.append(g.op("Cast", [hot], to=1))  # float
     return outs
 
 
@@ -355,7 +360,7 @@ def to_onnx(estimator, path=None, X_sample=None):
         if idx != list(range(len(numeric))):
             x = g.op("Gather", ["X_numeric", g.const(np.asarray(idx, np.int64))], axis=1)
         if kind == "quantile":
-            parts.append(_quantile_block(g, x, block[2], block[3]))
+            parts.append(g.op("Cast", [_quantile_block(g, x, block[2], block[3])], to=1))
         elif kind == "bins":
             parts.append(_bins_block(g, x, block[2], block[3]))
         else:  # indicator
@@ -363,11 +368,10 @@ def to_onnx(estimator, path=None, X_sample=None):
             if len(feats) == 0:
                 continue
             sel = g.op("Gather", [x, g.const(feats)], axis=1)
-            parts.append(g.op("Cast", [g.op("IsNaN", [sel])], to=11))
+            parts.append(g.op("Cast", [g.op("IsNaN", [sel])], to=1))
     if not parts:
         raise TypeError("to_onnx: the preprocessor outputs no columns")
-    z = parts[0] if len(parts) == 1 else g.op("Concat", parts, axis=1)
-    z = g.op("Cast", [z], to=1)  # float32, as check_encoded
+    z = parts[0] if len(parts) == 1 else g.op("Concat", parts, axis=1)  # float32, as check_encoded
 
     module = estimator.student_.module_
     n_inputs = CompiledEncoder(estimator.preprocessor_).n_output

@@ -476,6 +476,9 @@ def load_student(path, *, trusted=None, device="cpu"):
             params[key] = clone(pre)  # the user's transformer, unfitted
         else:
             params[key] = _decode_value(entry["value"])
+    for key, value in cls._LEGACY_PARAMS.items():  # a file of an earlier release
+        if key not in meta.get("params", {}):
+            params[key] = value
     est = cls(teacher=None, **params)
 
     fitted = meta["fitted"]

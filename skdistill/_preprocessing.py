@@ -142,7 +142,7 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
 
     Each column ``x`` with bin edges ``b_0 < b_1 < ... < b_T`` (quantiles of
     the training values; repeated quantiles merged, so a column with few
-    distinct values gets fewer bins) becomes ``T`` values
+    distinct values gets fewer bins, edges on its values) becomes ``T`` values
     ``clip((x - b_{t-1}) / (b_t - b_{t-1}), 0, 1)``: 1 for the bins below
     ``x``, the position of ``x`` inside its own bin, 0 above (Gorishniy,
     Rubachev & Babenko 2022, "On Embeddings for Numerical Features in
@@ -169,6 +169,9 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
         The input column of each output.
     lower_, scale_ : ndarray of shape (n_outputs,)
         Each output is ``clip((X[:, columns_] - lower_) * scale_, 0, 1)``.
+    center_ : ndarray of shape (n_features,)
+        A middle edge of each column; the encoding subtracts it in float64
+        and computes the rest in float32 (:func:`piecewise_linear`).
 
     Examples
     --------
@@ -199,7 +202,8 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
             rows = check_random_state(self.random_state).choice(X.shape[0], self.subsample, replace=False)
             X = X[rows]
         levels = np.linspace(0.0, 1.0, self.n_bins + 1)
-        quantiles = np.quantile(X, levels, axis=0)  # (n_bins + 1, n_features)
+        # training values as edges, so that a column with few distinct values bins on them
+        quantiles = np.quantile(X, levels, axis=0, method="inverted_cdf")  # (n_bins + 1, n_features)
         self.bin_edges_ = []
         columns, lower, scale = [], [], []
         for j in range(X.shape[1]):
@@ -211,6 +215,7 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
             lower.append(edges[:-1])
             scale.append(1.0 / np.diff(edges))
         self.columns_ = np.concatenate(columns)
+        self.center_ = np.asarray([edges[len(edges) // 2] for edges in self.bin_edges_])
         self.lower_ = np.concatenate(lower)
         self.scale_ = np.concatenate(scale)
         return self
@@ -219,7 +224,7 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
         """The encoding, float32 of shape (n_samples, n_outputs)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        return piecewise_linear(X, self.columns_, self.lower_, self.scale_)
+        return piecewise_linear(X, *_float32_params(self))
 
     def get_feature_names_out(self, input_features=None):
         """``<column>_bin<t>`` for each output."""
@@ -235,28 +240,50 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
         return np.asarray(out, dtype=object)
 
 
-def piecewise_linear(X, columns, lower, scale, out=None):
+def _float32_params(enc):
+    """``(center, columns, lower, scale)`` of a fitted encoder, as :func:`piecewise_linear` takes them."""
+    center = np.asarray(enc.center_, dtype=np.float64)
+    columns = np.asarray(enc.columns_, dtype=np.intp)
+    lower = (np.asarray(enc.lower_, dtype=np.float64) - center[columns]).astype(np.float32)
+    return center, columns, lower, np.asarray(enc.scale_, dtype=np.float32)
+
+
+def piecewise_linear(X, center, columns, lower, scale, out=None):
     """``clip((X[:, columns] - lower) * scale, 0, 1)`` as float32.
 
-    X is float64; the subtraction and product run in float64, so that a
-    column of large values with narrow bins loses no precision.
+    Each column of X (float64) is first centred on ``center`` in float64 and
+    the rest runs in float32 with ``lower`` relative to that centre, so that
+    a column of large values with narrow bins keeps its precision while the
+    wide part of the work (one value per bin) is float32.
     """
-    z = X.take(columns, axis=1)
+    xc = np.subtract(X, center, out=np.empty(X.shape, dtype=np.float32), casting="same_kind")
+    z = xc[:, columns]
     z -= lower
     z *= scale
     np.maximum(z, 0.0, out=z)
-    if out is None:
-        out = np.empty(z.shape, dtype=np.float32)
-    return np.minimum(z, 1.0, out=out, casting="same_kind")
+    return np.minimum(z, 1.0, out=z if out is None else out)
 
 
 #: the default numeric encoding of new students, and the one of skdistill 0.1
 NUMERIC_ENCODINGS = ("piecewise_linear", "quantile")
-DEFAULT_N_BINS = 8
+#: n_bins="auto": about this many binned values in all, 4 to 16 per column
+BIN_BUDGET = 512
+MIN_BINS, MAX_BINS = 4, 16
 
 
-def _numeric_step(numeric_encoding, n_samples, random_state, n_bins=DEFAULT_N_BINS):
+def auto_n_bins(n_numeric):
+    """Bins per numeric column for ``n_bins="auto"``.
+
+    16 bins per column for up to 32 numeric columns, then fewer (down to 4),
+    so that the encoded width, and with it the cost of the student's first
+    layer, stays near :data:`BIN_BUDGET`.
+    """
+    return int(min(MAX_BINS, max(MIN_BINS, BIN_BUDGET // max(1, n_numeric))))
+
+
+def _numeric_step(numeric_encoding, n_samples, random_state, n_bins, n_numeric):
     if numeric_encoding == "piecewise_linear":
+        n_bins = auto_n_bins(n_numeric) if n_bins == "auto" else int(n_bins)
         return ("bins", PiecewiseLinearEncoder(n_bins=n_bins, random_state=random_state))
     if numeric_encoding == "quantile":
         return (
@@ -272,9 +299,30 @@ def _numeric_step(numeric_encoding, n_samples, random_state, n_bins=DEFAULT_N_BI
 
 
 def make_default_preprocessor(
-    kinds, n_samples, random_state=None, numeric_encoding="piecewise_linear", n_bins=DEFAULT_N_BINS
+    kinds, n_samples, random_state=None, numeric_encoding="piecewise_linear", n_bins="auto"
 ):
-    """The default student preprocessor for columns of the given kinds."""
+    """The default student preprocessor for columns of the given kinds.
+
+    Parameters
+    ----------
+    kinds : list of {"numeric", "categorical"}
+        Per input column, as :func:`infer_column_kinds` gives them.
+    n_samples : int
+        Training rows (sizes the quantile transform).
+    random_state : int, RandomState instance or None, default=None
+    numeric_encoding : {"piecewise_linear", "quantile"}, default="piecewise_linear"
+        :class:`PiecewiseLinearEncoder` or scikit-learn's
+        ``QuantileTransformer(output_distribution="normal")``.
+    n_bins : int or "auto", default="auto"
+        Bins per numeric column of the piecewise-linear encoding; "auto"
+        gives 16 for up to 32 numeric columns, then fewer, down to 4
+        (about 512 values in all).
+
+    Returns
+    -------
+    ColumnTransformer
+        Unfitted.
+    """
     numeric = [j for j, k in enumerate(kinds) if k == NUMERIC]
     categorical = [j for j, k in enumerate(kinds) if k == CATEGORICAL]
     transformers = []
@@ -286,7 +334,7 @@ def make_default_preprocessor(
                     [
                         ("to_float", FunctionTransformer(_as_float, feature_names_out="one-to-one")),
                         ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-                        _numeric_step(numeric_encoding, n_samples, random_state, n_bins),
+                        _numeric_step(numeric_encoding, n_samples, random_state, n_bins, len(numeric)),
                     ]
                 ),
                 numeric,

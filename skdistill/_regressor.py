@@ -111,7 +111,7 @@ random_state, verbose
         augment="munge",
         preprocessor=None,
         numeric_encoding="piecewise_linear",
-        n_bins=8,
+        n_bins="auto",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,

@@ -180,3 +180,70 @@ class _NanOK(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
+
+
+@pytest.mark.parametrize("numeric_encoding", ["piecewise_linear", "quantile"])
+def test_both_numeric_encodings_export(numeric_encoding):
+    rng = np.random.RandomState(0)
+    X = _mixed_frame(300, rng)
+    y = ((X["a"].fillna(0) + 0.1 * X["b"]) > 1).astype(int)
+    teacher = make_pipeline(SimpleImputer(), LogisticRegression())
+    est = DistilledClassifier(
+        _NanOK(teacher), numeric_encoding=numeric_encoding, **SMALL
+    ).fit(X[["a", "b", "c"]], y)
+    X_test = _mixed_frame(200, np.random.RandomState(3))[["a", "b", "c"]] * 3  # beyond the fit range
+    got = _run(to_onnx(est), onnx_inputs(est, X_test))
+    np.testing.assert_allclose(got, est.predict_proba(X_test), atol=1e-5, rtol=0)
+
+
+@pytest.fixture
+def named_student():
+    rng = np.random.RandomState(0)
+    X = _mixed_frame(300, rng)
+    y = ((X["a"].fillna(0) + (X["color"] == "red") + 0.1 * X["b"]) > 1).astype(int)
+    teacher = make_pipeline(
+        FunctionTransformer(_as_str),
+        ColumnTransformer(
+            [("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+                                   OneHotEncoder(handle_unknown="ignore")), ["color", "flag", "size"]),
+             ("num", SimpleImputer(), ["a", "b", "c"])]
+        ),
+        LogisticRegression(),
+    )
+    est = DistilledClassifier(_NanOK(teacher), **SMALL).fit(X, y)
+    return est, X
+
+
+def test_feed_takes_dataframe_columns_by_name(named_student):
+    est, X = named_student
+    model = to_onnx(est)
+    swapped = X[["b", "a", "size", "c", "flag", "color"]]  # the same columns, another order
+    for source in (est, model):
+        got = _run(model, onnx_inputs(source, swapped))
+        np.testing.assert_allclose(got, est.predict_proba(X), atol=1e-5, rtol=0)
+
+
+def test_feed_refuses_missing_or_unknown_columns(named_student):
+    est, X = named_student
+    model = to_onnx(est)
+    for source in (est, model):
+        with pytest.raises(ValueError, match=r"missing columns \['c'\]"):
+            onnx_inputs(source, X.drop(columns="c"))
+        with pytest.raises(ValueError, match=r"not seen at fit \['extra'\]"):
+            onnx_inputs(source, X.assign(extra=1.0))
+        renamed = X.set_axis([f"x{i}" for i in range(X.shape[1])], axis=1)
+        with pytest.raises(ValueError, match="missing columns"):
+            onnx_inputs(source, renamed)
+
+
+def test_feed_positional_input_is_counted():
+    X, y = make_classification(n_samples=100, n_features=4, random_state=0)
+    est = DistilledClassifier(LogisticRegression(), **SMALL).fit(X, y)
+    model = to_onnx(est)
+    feed = onnx_inputs(model, X)
+    assert feed["X_numeric"] is X  # float64 C-contiguous: passed as is, nothing copied
+    np.testing.assert_array_equal(onnx_inputs(model, X.astype(np.float32))["X_numeric"], X.astype(np.float32))
+    np.testing.assert_allclose(_run(model, onnx_inputs(model, X[0])), est.predict_proba(X[:1]), atol=1e-5)
+    for bad in (X[:, :3], np.hstack([X, X[:, :1]])):
+        with pytest.raises(ValueError, match="features, but the model expects 4"):
+            onnx_inputs(model, bad)

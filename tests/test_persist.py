@@ -331,3 +331,43 @@ def test_trusted_types_are_exactly_what_the_default_preprocessor_needs(mixed_clf
 
     needed = set(get_untrusted_types(data=skops_dumps(mixed_clf.preprocessor_)))
     assert needed == set(TRUSTED_TYPES)
+
+
+# ----------------------------------------------------------------------
+# files of the previous release (tests/fixtures, written by skdistill 0.1.0
+# at commit d32cb06: quantile-normal encoding, before the piecewise-linear one)
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_student_files_of_the_previous_release_still_load(kind):
+    est = load_student(os.path.join(FIXTURES, f"student_v0_1_{kind}.zip"))
+    X = pd.read_pickle(os.path.join(FIXTURES, f"rows_{kind}.pkl"))
+    want = np.load(os.path.join(FIXTURES, f"expected_v0_1_{kind}.npy"))
+    got = est.predict_proba(X) if kind == "classifier" else est.predict(X)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # the parameter that file predates reproduces that release's encoding on refit
+    assert est.get_params()["numeric_encoding"] == "quantile"
+    assert est._compiled_encoder_ is not None  # and it still takes the compiled path
+
+
+def test_pickles_of_the_previous_release_still_load():
+    with open(os.path.join(FIXTURES, "estimator_v0_1_classifier.pkl"), "rb") as f:
+        est = pickle.load(f)
+    X = pd.read_pickle(os.path.join(FIXTURES, "rows_classifier.pkl"))
+    want = np.load(os.path.join(FIXTURES, "expected_v0_1_classifier.npy"))
+    np.testing.assert_allclose(est.predict_proba(X), want, rtol=1e-5, atol=1e-6)
+    params = est.get_params()
+    assert params["numeric_encoding"] == "quantile" and params["n_bins"] == "auto"
+
+
+def test_new_students_round_trip_with_the_piecewise_linear_encoding(tmp_path):
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    est = DistilledClassifier(LogisticRegression(), max_epochs=2, augment=None, random_state=0).fit(X, y)
+    path = tmp_path / "s.zip"
+    save_student(est, path)
+    back = load_student(path)
+    assert back.get_params()["numeric_encoding"] == "piecewise_linear"
+    assert back._compiled_encoder_ is not None
+    np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
