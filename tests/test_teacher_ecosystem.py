@@ -30,8 +30,8 @@ def reg_data():
     return make_regression(n_samples=200, n_features=5, noise=1.0, random_state=0)
 
 
-def _adapter_outputs(teacher, X, task="classification", y=None):
-    return make_adapter(teacher, task=task, n_features=X.shape[1], y=y).outputs(X)
+def _adapter_outputs(teacher, X, task="classification"):
+    return make_adapter(teacher, task=task, n_features=X.shape[1]).outputs(X)
 
 
 # ---------------------------------------------------------------------------
