@@ -360,6 +360,13 @@ class LightGBMTeacher(ClassifierTeacher):
         return _two_logits(self.model.predict(X, raw_score=True))
 
 
+class CatBoostRawTeacher(ClassifierTeacher):
+    """A raw ``catboost.CatBoost`` classifier (from ``catboost.train``): raw formula values."""
+
+    def _outputs_batch(self, X):
+        return _two_logits(self.model.predict(X, prediction_type="RawFormulaVal"))
+
+
 def _booster_raw(booster, lib, X, *, margin):
     if lib == "lightgbm":
         return booster.predict(X, raw_score=margin)
@@ -636,6 +643,8 @@ def make_adapter(teacher, *, task, n_features=None, device="cpu", y=None, **kwar
             return XGBoostTeacher(teacher, classes, **kwargs)
         if lib == "lightgbm" and hasattr(model, "predict"):
             return LightGBMTeacher(teacher, classes, **kwargs)
+        if lib == "catboost" and not hasattr(model, "predict_proba") and len(classes) >= 2:
+            return CatBoostRawTeacher(teacher, classes, **kwargs)
         if hasattr(model, "predict_proba"):
             return ProbaTeacher(teacher, classes, **kwargs)
         if hasattr(model, "decision_function"):

@@ -316,3 +316,21 @@ def test_xgboost_booster_regression_and_task_mismatch(reg_data, binary_data):
     Xb, yb = binary_data
     with pytest.raises(TypeError, match="classification objective 'binary:logistic'"):
         DistilledRegressor(_xgb_booster(Xb, yb, objective="binary:logistic"), **FAST).fit(Xb, yb * 1.0)
+
+
+# ---------------------------------------------------------------------------
+# raw CatBoost models (catboost.train)
+
+
+def test_catboost_raw_model_classifier_raw_margins(multiclass_data):
+    catboost = pytest.importorskip("catboost")
+    X, y = multiclass_data
+    model = catboost.train(
+        catboost.Pool(X, y), {"loss_function": "MultiClass", "iterations": 20, "verbose": 0}
+    )
+    np.testing.assert_allclose(
+        _adapter_outputs(model, X), model.predict(X, prediction_type="RawFormulaVal")
+    )
+    est = DistilledClassifier(model, **{**FAST, "max_epochs": 20}).fit(X, y)
+    np.testing.assert_array_equal(est.classes_, [0, 1, 2])
+    assert np.mean(est.predict(X) == model.predict(X, prediction_type="Class").ravel()) > 0.8
