@@ -334,3 +334,16 @@ def test_catboost_raw_model_classifier_raw_margins(multiclass_data):
     est = DistilledClassifier(model, **{**FAST, "max_epochs": 20}).fit(X, y)
     np.testing.assert_array_equal(est.classes_, [0, 1, 2])
     assert np.mean(est.predict(X) == model.predict(X, prediction_type="Class").ravel()) > 0.8
+
+
+def test_booster_trained_further_in_place_is_labelled_again(binary_data):
+    lgb = pytest.importorskip("lightgbm")
+    X, y = binary_data
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1}, lgb.Dataset(X, y, free_raw_data=False),
+        num_boost_round=2, keep_training_booster=True,
+    )
+    first = DistilledClassifier(booster, **{**FAST, "alpha": 1.0}).fit(X, y)
+    booster.update()  # one more round, in place
+    again = DistilledClassifier(booster, **{**FAST, "alpha": 1.0}).fit(X, y)
+    assert not np.allclose(first.predict_proba(X), again.predict_proba(X))
