@@ -32,7 +32,13 @@ html_theme = "pydata_sphinx_theme"
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 html_title = f"skdistill {release}"
+# No left sidebar: the top bar has the pages, the right one the sections of
+# the page, and the article gets the width.
+html_sidebars = {"**": []}
 html_theme_options = {
+    "navbar_align": "left",
+    "navbar_persistent": ["search-button"],
+    "header_links_before_dropdown": 6,
     "show_toc_level": 2,
     "navigation_with_keys": False,
     "secondary_sidebar_items": ["page-toc"],
@@ -55,7 +61,7 @@ sphinx_gallery_conf = {
     # is shown in the gallery but not executed by the docs build.
     # While iterating on the text, skip running them:
     #   sphinx-build -D plot_gallery=0 -b html docs docs/_build/html
-    # (the gallery pages are then built without outputs; not with -W).
+    # (the gallery pages are then built without their outputs).
     "filename_pattern": r"/plot_",
     "ignore_pattern": r"__init__\.py",
     "within_subsection_order": "FileNameSortKey",
