@@ -325,9 +325,8 @@ def test_xgboost_booster_regression_and_task_mismatch(reg_data, binary_data):
 def test_catboost_raw_model_classifier_raw_margins(multiclass_data):
     catboost = pytest.importorskip("catboost")
     X, y = multiclass_data
-    model = catboost.train(
-        catboost.Pool(X, y), {"loss_function": "MultiClass", "iterations": 20, "verbose": 0}
-    )
+    params = {"loss_function": "MultiClass", "iterations": 20, "verbose": 0}
+    model = catboost.train(catboost.Pool(X, y), {**params, "allow_writing_files": False})
     np.testing.assert_allclose(
         _adapter_outputs(model, X), model.predict(X, prediction_type="RawFormulaVal")
     )
