@@ -26,9 +26,25 @@ extensions = [
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "*.md"]
-html_theme = "alabaster"
-html_static_path = []
+# The theme of scikit-learn, pandas and numpy; docs/_static/custom.css widens
+# its content column so that code blocks are not cut behind a scroll bar.
+html_theme = "pydata_sphinx_theme"
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_title = f"skdistill {release}"
+# No left sidebar: the top bar has the pages, the right one the sections of
+# the page, and the article gets the width.
+html_sidebars = {"**": []}
+html_theme_options = {
+    "navbar_align": "left",
+    "navbar_persistent": ["search-button"],
+    "header_links_before_dropdown": 6,
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
+}
 
 autosummary_generate = True
 autodoc_default_options = {"members": True}
@@ -43,6 +59,9 @@ sphinx_gallery_conf = {
     # Executed: the small plot_*.py scripts (each well under a minute on
     # 2 CPU cores). demo_churn.py (RandomForest(500), run by `make demo`)
     # is shown in the gallery but not executed by the docs build.
+    # While iterating on the text, skip running them:
+    #   sphinx-build -D plot_gallery=0 -b html docs docs/_build/html
+    # (the gallery pages are then built without their outputs).
     "filename_pattern": r"/plot_",
     "ignore_pattern": r"__init__\.py",
     "within_subsection_order": "FileNameSortKey",

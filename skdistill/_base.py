@@ -44,7 +44,14 @@ from ._preprocessing import (
     sizing_width,
 )
 from ._student import build_student, net_device, predict_raw, resident_device, resolve_device
-from ._teacher import _is_torch_module, is_fitted, resolve_teacher, teacher_list
+from ._teacher import (
+    _is_torch_module,
+    is_fitted,
+    raw_booster_kind,
+    resolve_teacher,
+    teacher_list,
+    unwrap,
+)
 from ._transfer import TransferSet, streaming_fit_data
 
 
@@ -63,8 +70,11 @@ TRAINING_LOCK = threading.RLock()
 def _teacher_allows_nan(teacher):
     teachers, _ = teacher_list(teacher) if isinstance(teacher, (list, tuple)) and teacher else ([teacher], False)
     for t in teachers:
+        t = unwrap(t)  # a FrozenEstimator has the tags of the model inside
         if _is_torch_module(t):
             return False
+        if raw_booster_kind(t) is not None:
+            continue  # LightGBM and XGBoost boosters take NaN as missing
         if isinstance(t, Pipeline):
             # scikit-learn pipelines never advertise allow_nan, even when their
             # first steps impute: the pipeline gets X as is and raises its own
@@ -303,8 +313,9 @@ class BaseDistiller(BaseEstimator):
         )
         y_enc = self._after_teacher(adapter, y)
 
-        # the student's view of the data
-        kinds = infer_column_kinds(X)
+        # the student's view of the data; the column checks are the default
+        # encoder's: a user preprocessor takes whatever it takes
+        kinds = infer_column_kinds(X, strict=self.preprocessor is None)
         if self.preprocessor is None:
             pre = make_default_preprocessor(
                 kinds, n, random_state=seed, numeric_encoding=self.numeric_encoding, n_bins=self.n_bins

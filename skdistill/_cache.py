@@ -23,6 +23,8 @@ import joblib
 import numpy as np
 from sklearn.utils.validation import check_memory
 
+from ._teacher import raw_booster_kind
+
 #: Bound of the in-process output cache, in bytes of cached arrays.
 MAX_CACHE_BYTES = 512 * 2**20
 #: Bound of the in-process cache of fitted teachers, in entries.
@@ -43,7 +45,9 @@ def _fingerprint(obj, depth=0):
 
     Fitted attributes are compared by identity (a refit replaces them); nested
     models (pipeline steps, ensemble members) recursively; torch tensors by
-    identity and in-place version counter.
+    identity and in-place version counter; raw LightGBM / XGBoost boosters
+    by identity and number of boosting rounds (``booster.update()`` trains
+    them in place).
     """
     try:
         import torch
@@ -54,6 +58,10 @@ def _fingerprint(obj, depth=0):
     if torch is not None and isinstance(obj, torch.nn.Module):
         state = [(n, id(t), t._version) for n, t in obj.state_dict(keep_vars=True).items()]
         return ("torch", id(obj), tuple(state))
+    lib = raw_booster_kind(obj)
+    if lib is not None:
+        rounds = obj.current_iteration() if lib == "lightgbm" else obj.num_boosted_rounds()
+        return ("booster", id(obj), int(rounds))
     if isinstance(obj, (list, tuple)):
         if any(_is_model(o, torch) or isinstance(o, (list, tuple)) for o in obj):
             return tuple(_fingerprint(o, depth + 1) for o in obj)

@@ -39,10 +39,14 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
     ----------
     teacher : estimator, torch.nn.Module or list of them
         A scikit-learn classifier or Pipeline with ``predict_proba`` or
-        ``decision_function``; an XGBoost / LightGBM / CatBoost classifier; a
-        fitted skorch classifier; a ``torch.nn.Module`` mapping a float tensor
-        to logits (classes ``0 .. k-1``); or a list of teachers whose
-        probabilities are averaged (see ``teacher_weights``).
+        ``decision_function``; an XGBoost / LightGBM / CatBoost classifier,
+        or a raw ``lightgbm.Booster`` / ``xgboost.Booster`` with a
+        classification objective (classes ``0 .. k-1``, or the ``k`` labels
+        of ``y`` in sorted order); a fitted skorch classifier; a
+        ``torch.nn.Module`` mapping a float tensor to logits (classes
+        ``0 .. k-1``); or a list of teachers whose probabilities are averaged
+        (see ``teacher_weights``). A :class:`~sklearn.frozen.FrozenEstimator`
+        around a fitted model is a fitted teacher read as the model inside.
     teacher_weights : array-like of shape (n_teachers,), default=None
         Weights of a list of teachers; equal when None.
     temperature : float > 0, default=2.0
@@ -83,6 +87,10 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         :func:`make_default_preprocessor` (median imputation and the
         ``numeric_encoding`` of numbers, missing indicators, one-hot
         categories). Never applied to the teacher's input.
+        The column checks of :func:`infer_column_kinds` are the default
+        encoder's: a transformer of yours takes whatever it accepts
+        (datetimes, text), and MUNGE copies its non-numeric columns from
+        neighbouring rows.
     numeric_encoding : {"piecewise_linear", "quantile"}, default="piecewise_linear"
         How the default preprocessor encodes numeric columns:
         ``"piecewise_linear"`` (:class:`PiecewiseLinearEncoder`, up to
@@ -135,7 +143,9 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
     preprocessor_ : transformer
         The fitted student preprocessor.
     column_kinds_ : list of str
-        "numeric" or "categorical" per input column.
+        "numeric" or "categorical" per input column: how the default encoder
+        and MUNGE treat it (with a user ``preprocessor``, every column of a
+        non-numeric dtype is "categorical").
     n_transfer_ : int
         Rows in the transfer set (real, unlabeled and synthetic).
     n_features_in_ : int

@@ -69,19 +69,59 @@ def _object_kind(values, name):
         bad = pd.Series(present)[~ok].unique()[:5]
         raise ValueError(
             f"column {name} looks numeric but has values that cannot be parsed as numbers: "
-            f"{list(bad)}; clean them or make the column categorical"
+            f"{list(bad)}; clean them, make the column categorical, or pass your own "
+            "preprocessor= that encodes it"
         )
     return CATEGORICAL
 
 
-def infer_column_kinds(X):
+def _lenient_kinds(X):
+    """Kinds for a user preprocessor: numeric dtypes, and everything else."""
+    if isinstance(X, pd.DataFrame):
+        dtypes = list(X.dtypes)
+    else:
+        dtypes = [np.asarray(X).dtype] * X.shape[1]
+    return [
+        NUMERIC
+        if pd.api.types.is_numeric_dtype(d)
+        and not pd.api.types.is_bool_dtype(d)
+        and not pd.api.types.is_complex_dtype(d)
+        and not isinstance(d, pd.CategoricalDtype)
+        else CATEGORICAL
+        for d in dtypes
+    ]
+
+
+def infer_column_kinds(X, strict=True):
     """``"numeric"`` or ``"categorical"`` for each column of X.
 
-    Raises ValueError naming a column the encoder cannot handle (datetimes,
-    complex numbers, nested objects, numeric-looking text with unparseable
-    values), or duplicate column names.
+    Parameters
+    ----------
+    X : DataFrame or array-like of shape (n_samples, n_features)
+    strict : bool, default=True
+        The checks of the default student encoder
+        (:func:`make_default_preprocessor`): raise ValueError naming a column
+        it cannot handle (datetimes, complex numbers, nested objects,
+        numeric-looking text with unparseable values). With
+        ``strict=False`` (a user ``preprocessor=``, which takes whatever it
+        takes) nothing is refused: columns of a numeric dtype are
+        ``"numeric"``, all others ``"categorical"``, which is how MUNGE
+        treats them (numeric ones are perturbed, the others take a
+        neighbour's value).
+
+    Returns
+    -------
+    kinds : list of str
+
+    Raises
+    ------
+    ValueError
+        For duplicate column names, and (``strict=True``) for a column the
+        default encoder cannot handle.
     """
     check_unique_columns(X)
+    if not strict:
+        return _lenient_kinds(X)
     kinds = []
     if isinstance(X, pd.DataFrame):
         for j in range(X.shape[1]):
@@ -96,8 +136,9 @@ def infer_column_kinds(X):
                 kinds.append(NUMERIC)
             elif pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
                 raise ValueError(
-                    f"column {name} has dtype {dtype}, which the student's encoder cannot "
-                    "handle; convert it to numbers (e.g. elapsed seconds) first"
+                    f"column {name} has dtype {dtype}, which the student's default encoder "
+                    "cannot handle; convert it to numbers (e.g. elapsed seconds) first, or "
+                    "pass your own preprocessor= that encodes it"
                 )
             elif pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
                 kinds.append(_object_kind(col.to_numpy(dtype=object), name))

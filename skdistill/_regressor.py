@@ -32,9 +32,12 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
     ----------
     teacher : estimator, torch.nn.Module or list of them
         A scikit-learn regressor or Pipeline, an XGBoost / LightGBM /
-        CatBoost regressor, a fitted skorch regressor, a ``torch.nn.Module``
-        mapping a float tensor to predictions, or a list of teachers whose
-        predictions are averaged (see ``teacher_weights``).
+        CatBoost regressor, a raw ``lightgbm.Booster`` / ``xgboost.Booster``
+        with a regression objective, a fitted skorch regressor, a
+        ``torch.nn.Module`` mapping a float tensor to predictions, or a list
+        of teachers whose predictions are averaged (see ``teacher_weights``).
+        A :class:`~sklearn.frozen.FrozenEstimator` around a fitted regressor
+        is a fitted teacher. Classifiers are refused (TypeError).
     teacher_weights : array-like of shape (n_teachers,), default=None
     alpha : float in [0, 1], default=0.7
         Weight of the teacher term; ``alpha=1`` allows ``y=None``.

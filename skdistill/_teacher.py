@@ -18,14 +18,25 @@ mutated. A torch teacher is switched to eval mode and, if needed, moved to the
 labelling device for the duration of labelling, and restored afterwards, also
 when labelling fails. An unfitted teacher is cloned and the clone is fit on the
 data passed to ``fit``.
+
+A :class:`sklearn.frozen.FrozenEstimator` is scikit-learn's way of saying "this
+model is prefit": it is a fitted teacher (shared, never refit), and the model
+inside it is what decides how logits are read (the raw margins of an XGBoost
+or LightGBM model). Raw ``lightgbm.Booster`` and ``xgboost.Booster`` models
+(from ``lgb.train`` / ``xgb.train``) are fitted teachers too; their task and
+number of classes come from their objective (:func:`booster_info`).
 """
 
 import contextlib
+import json
+import sys
 import threading
 
 import numpy as np
-from sklearn.base import clone, is_classifier
+from sklearn.base import ClassifierMixin, clone, is_classifier
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
@@ -57,9 +68,95 @@ def _is_skorch_net(obj):
     return isinstance(obj, NeuralNet)
 
 
+def unwrap(teacher):
+    """The model inside :class:`~sklearn.frozen.FrozenEstimator` wrappers.
+
+    Any other teacher is returned as is.
+    """
+    while isinstance(teacher, FrozenEstimator):
+        teacher = teacher.estimator
+    return teacher
+
+
+def _final_step(teacher):
+    """The model that answers for ``teacher``: a Pipeline's last step, unwrapped."""
+    teacher = unwrap(teacher)
+    while isinstance(teacher, Pipeline):
+        teacher = unwrap(teacher.steps[-1][1])
+    return teacher
+
+
+def raw_booster_kind(obj):
+    """``"lightgbm"`` or ``"xgboost"`` for a raw ``Booster``, else None.
+
+    The libraries are not imported here: a Booster exists only if its library
+    already is.
+    """
+    for lib in ("lightgbm", "xgboost"):
+        module = sys.modules.get(lib)
+        booster = getattr(module, "Booster", None) if module is not None else None
+        if booster is not None and isinstance(obj, booster):
+            return lib
+    return None
+
+
+#: The scikit-learn wrappers to use where a raw booster cannot be read.
+_WRAPPERS = {
+    "lightgbm": ("lightgbm.LGBMClassifier", "lightgbm.LGBMRegressor"),
+    "xgboost": ("xgboost.XGBClassifier", "xgboost.XGBRegressor"),
+}
+
+#: Objectives whose raw scores are logits (one per class, or one log-odds).
+_LIGHTGBM_CLASSIFICATION = {"binary", "multiclass", "multiclassova", "cross_entropy"}
+#: Objectives that only make sense for classification.
+_LIGHTGBM_CLASSIFICATION_ONLY = {"binary", "multiclass", "multiclassova"}
+
+
+def booster_info(booster, lib):
+    """``(objective, n_outputs)`` of a raw booster.
+
+    ``objective`` is the name the library records in the trained model
+    (``"binary"``, ``"multiclass"``, ``"regression"``; ``"binary:logistic"``,
+    ``"multi:softprob"``, ``"reg:squarederror"``, ...), ``n_outputs`` the
+    number of raw scores per row (1 for binary classification and
+    single-target regression, the number of classes for multiclass).
+    """
+    if lib == "lightgbm":
+        # the model text names the objective under its canonical name, also
+        # when it was given by an alias or left to its default
+        header = booster.model_to_string(num_iteration=1)
+        line = next((ln for ln in header.splitlines() if ln.startswith("objective=")), "objective=")
+        objective = line.split("=", 1)[1].split(" ")[0] or "custom"
+        return objective, int(booster.num_model_per_iteration())
+    config = json.loads(booster.save_config())["learner"]
+    objective = config["objective"]["name"]
+    params = config.get("learner_model_param", {})
+    n_classes = int(float(params.get("num_class", 0) or 0))
+    n_targets = int(float(params.get("num_target", 1) or 1))
+    return objective, max(n_classes, n_targets, 1)
+
+
+def _booster_is_classifier(objective, lib, *, only=False):
+    if lib == "lightgbm":
+        names = _LIGHTGBM_CLASSIFICATION_ONLY if only else _LIGHTGBM_CLASSIFICATION
+        return objective in names
+    return objective.startswith(("binary:", "multi:"))
+
+
+def _classifier_type(teacher):
+    """Whether ``teacher`` declares itself a classifier (tags, or the mixin)."""
+    try:
+        return is_classifier(teacher)
+    except Exception:  # no scikit-learn tags (duck-typed models)
+        return isinstance(unwrap(teacher), ClassifierMixin) or (
+            getattr(unwrap(teacher), "_estimator_type", None) == "classifier"
+        )
+
+
 def is_fitted(teacher):
-    """Whether ``teacher`` is a fitted model (torch modules always are)."""
-    if _is_torch_module(teacher):
+    """Whether ``teacher`` is a fitted model (torch modules and raw boosters always are)."""
+    teacher = unwrap(teacher)
+    if _is_torch_module(teacher) or raw_booster_kind(teacher) is not None:
         return True
     if _is_skorch_net(teacher):
         return bool(getattr(teacher, "initialized_", False)) and hasattr(teacher, "history_")
@@ -129,7 +226,8 @@ class TeacherAdapter:
     task = None  # "classification" or "regression"
 
     def __init__(self, estimator, *, labeling_batch_size=DEFAULT_LABELING_BATCH_SIZE, verbose=0):
-        self.estimator = estimator
+        self.estimator = estimator  # what the user passed: the cache identity
+        self.model = unwrap(estimator)  # what answers (the model inside a FrozenEstimator)
         self.labeling_batch_size = labeling_batch_size
         self.verbose = verbose
 
@@ -252,14 +350,38 @@ class XGBoostTeacher(ClassifierTeacher):
     """XGBoost scikit-learn API: raw margins, so temperature acts on true logits."""
 
     def _outputs_batch(self, X):
-        return _two_logits(self.estimator.predict(X, output_margin=True))
+        return _two_logits(self.model.predict(X, output_margin=True))
 
 
 class LightGBMTeacher(ClassifierTeacher):
     """LightGBM scikit-learn API: raw scores."""
 
     def _outputs_batch(self, X):
-        return _two_logits(self.estimator.predict(X, raw_score=True))
+        return _two_logits(self.model.predict(X, raw_score=True))
+
+
+class CatBoostRawTeacher(ClassifierTeacher):
+    """A raw ``catboost.CatBoost`` classifier (from ``catboost.train``): raw formula values."""
+
+    def _outputs_batch(self, X):
+        return _two_logits(self.model.predict(X, prediction_type="RawFormulaVal"))
+
+
+def _booster_raw(booster, lib, X, *, margin):
+    if lib == "lightgbm":
+        return booster.predict(X, raw_score=margin)
+    return booster.inplace_predict(X, predict_type="margin" if margin else "value")
+
+
+class BoosterTeacher(ClassifierTeacher):
+    """A raw ``lightgbm.Booster`` / ``xgboost.Booster`` classifier: raw margins."""
+
+    def __init__(self, estimator, classes, *, lib, **kwargs):
+        super().__init__(estimator, classes, **kwargs)
+        self.lib = lib
+
+    def _outputs_batch(self, X):
+        return _two_logits(_booster_raw(self.model, self.lib, X, margin=True))
 
 
 class TorchModuleTeacher(TeacherAdapter):
@@ -338,6 +460,17 @@ class RegressorTeacher(TeacherAdapter):
         return out
 
 
+class BoosterRegressorTeacher(RegressorTeacher):
+    """A raw ``lightgbm.Booster`` / ``xgboost.Booster`` regressor: its predictions."""
+
+    def __init__(self, estimator, *, lib, **kwargs):
+        super().__init__(estimator, **kwargs)
+        self.lib = lib
+
+    def _outputs_batch(self, X):
+        return _booster_raw(self.model, self.lib, X, margin=False)
+
+
 class SkorchRegressorTeacher(RegressorTeacher):
     def _context(self):
         module = getattr(self.estimator, "module_", None)
@@ -410,10 +543,80 @@ def _torch_output_width(module, n_features, device):
     return int(out.shape[1])
 
 
-def make_adapter(teacher, *, task, n_features=None, device="cpu", **kwargs):
-    """The adapter for one *fitted* teacher."""
-    if _is_torch_module(teacher):
-        width = _torch_output_width(teacher, n_features, device)
+def _booster_classes(n_classes, y, lib):
+    """The classes of a raw booster classifier: ``0 .. k-1``, or y's labels.
+
+    A booster knows only how many classes it has; it was trained on labels
+    ``0 .. k-1``. Integer labels of ``y`` within that range are taken as they
+    are (a training set may lack a class). Other labels (strings, ...) are
+    mapped to ``0 .. k-1`` in sorted order, as :class:`~sklearn.preprocessing.LabelEncoder`
+    and the scikit-learn wrappers of the boosting libraries do; that needs
+    ``y`` to hold exactly ``k`` distinct labels.
+    """
+    default = np.arange(n_classes)
+    if y is None:
+        return default
+    labels = np.unique(np.asarray(y))
+    if labels.dtype.kind in "iub" or (
+        labels.dtype.kind == "f" and np.all(labels == np.round(labels))
+    ):
+        if labels.size and labels.min() >= 0 and labels.max() < n_classes:
+            return default.astype(labels.dtype)
+    elif labels.size == n_classes:
+        return labels
+    raise ValueError(
+        f"the {lib}.Booster teacher predicts {n_classes} classes (labels 0 .. "
+        f"{n_classes - 1}) but y holds the labels {labels[:10].tolist()}; pass y encoded "
+        f"as the booster was trained, or train the scikit-learn wrapper {_WRAPPERS[lib][0]}, "
+        "which keeps its classes_"
+    )
+
+
+def _make_booster_adapter(teacher, booster, lib, *, task, y, **kwargs):
+    objective, n_outputs = booster_info(booster, lib)
+    classifier_wrapper, regressor_wrapper = _WRAPPERS[lib]
+    if task == "regression":
+        if _booster_is_classifier(objective, lib, only=True):
+            raise TypeError(
+                f"the {lib}.Booster teacher was trained with the classification objective "
+                f"{objective!r}; distil it with DistilledClassifier, not DistilledRegressor"
+            )
+        return BoosterRegressorTeacher(teacher, lib=lib, **kwargs)
+    if not _booster_is_classifier(objective, lib):
+        raise TypeError(
+            f"the {lib}.Booster teacher was trained with the objective {objective!r}, "
+            "whose raw scores are not class logits; DistilledClassifier reads raw boosters "
+            + ("with the binary, multiclass, multiclassova or cross_entropy objectives. "
+               if lib == "lightgbm" else "with a binary:* or multi:* objective. ")
+            + f"Distil a regression booster with DistilledRegressor; for another objective "
+            f"train the scikit-learn wrapper {classifier_wrapper}, which has predict_proba"
+        )
+    n_classes = 2 if n_outputs == 1 else n_outputs
+    return BoosterTeacher(teacher, _booster_classes(n_classes, y, lib), lib=lib, **kwargs)
+
+
+def _check_ovo(teacher, classes):
+    """Refuse a one-vs-one decision_function: its columns are pairs of classes."""
+    final = _final_step(teacher)
+    if len(classes) > 2 and getattr(final, "decision_function_shape", None) == "ovo":
+        raise ValueError(
+            f"the teacher {type(final).__name__} has decision_function_shape='ovo': its "
+            f"decision_function has one column per pair of classes, not one score per class, "
+            f"so it cannot give logits for the {len(classes)} classes. Set "
+            "decision_function_shape='ovr' (the default) on it, or probability=True to "
+            "distil its probabilities."
+        )
+
+
+def make_adapter(teacher, *, task, n_features=None, device="cpu", y=None, **kwargs):
+    """The adapter for one *fitted* teacher.
+
+    ``y`` (optional) gives the labels of a raw booster classifier, which
+    knows only how many classes it has (see :func:`_booster_classes`).
+    """
+    model = unwrap(teacher)  # a FrozenEstimator answers as the model inside it
+    if _is_torch_module(model):
+        width = _torch_output_width(model, n_features, device)
         classes = np.arange(width) if task == "classification" else None
         if task == "classification" and width < 2:
             raise ValueError(
@@ -421,55 +624,72 @@ def make_adapter(teacher, *, task, n_features=None, device="cpu", **kwargs):
                 f"it returned {width}"
             )
         return TorchModuleTeacher(
-            teacher, task=task, n_outputs=width, classes=classes, device=device, **kwargs
+            model, task=task, n_outputs=width, classes=classes, device=device, **kwargs
         )
+    booster = raw_booster_kind(model)
+    if booster is not None:
+        return _make_booster_adapter(teacher, model, booster, task=task, y=y, **kwargs)
     if task == "classification":
-        classes = getattr(teacher, "classes_", None)
+        classes = getattr(model, "classes_", None)
         if classes is None:
             raise TypeError(
-                f"the teacher {type(teacher).__name__} has no classes_ attribute; "
+                f"the teacher {type(model).__name__} has no classes_ attribute; "
                 "a classifier teacher must be a fitted classifier"
             )
-        if _is_skorch_net(teacher):
+        if _is_skorch_net(model):
             return SkorchTeacher(teacher, classes, **kwargs)
-        lib = _module_name(teacher)
-        if lib == "xgboost" and hasattr(teacher, "predict"):
+        lib = _module_name(model)
+        if lib == "xgboost" and hasattr(model, "predict"):
             return XGBoostTeacher(teacher, classes, **kwargs)
-        if lib == "lightgbm" and hasattr(teacher, "predict"):
+        if lib == "lightgbm" and hasattr(model, "predict"):
             return LightGBMTeacher(teacher, classes, **kwargs)
-        if hasattr(teacher, "predict_proba"):
+        if lib == "catboost" and not hasattr(model, "predict_proba") and len(classes) >= 2:
+            return CatBoostRawTeacher(teacher, classes, **kwargs)
+        if hasattr(model, "predict_proba"):
             return ProbaTeacher(teacher, classes, **kwargs)
-        if hasattr(teacher, "decision_function"):
+        if hasattr(model, "decision_function"):
+            _check_ovo(model, classes)
             return DecisionFunctionTeacher(teacher, classes, **kwargs)
         raise TypeError(
-            f"the teacher {type(teacher).__name__} has neither predict_proba nor "
+            f"the teacher {type(model).__name__} has neither predict_proba nor "
             "decision_function"
         )
-    if not hasattr(teacher, "predict"):
-        raise TypeError(f"the teacher {type(teacher).__name__} has no predict method")
-    if _is_skorch_net(teacher):
+    if not hasattr(model, "predict"):
+        raise TypeError(f"the teacher {type(model).__name__} has no predict method")
+    if _is_skorch_net(model):
         return SkorchRegressorTeacher(teacher, **kwargs)
     return RegressorTeacher(teacher, **kwargs)
 
 
 def _check_teacher_type(teacher, task):
-    if _is_torch_module(teacher):
+    model = unwrap(teacher)
+    if _is_torch_module(model):
         return
-    if not (hasattr(teacher, "fit") or hasattr(teacher, "predict")):
+    if raw_booster_kind(model) is not None:
+        return  # its objective is checked against the task in make_adapter
+    if not (hasattr(model, "fit") or hasattr(model, "predict")):
         raise TypeError(
             f"teacher must be a scikit-learn style estimator, a torch.nn.Module or a "
-            f"list of them; got {type(teacher).__name__}"
+            f"list of them; got {type(model).__name__}"
         )
-    if task == "classification" and not _is_skorch_net(teacher):
+    if task == "classification" and not _is_skorch_net(model):
         if not (
-            hasattr(teacher, "predict_proba")
-            or hasattr(teacher, "decision_function")
-            or is_classifier(teacher)
+            hasattr(model, "predict_proba")
+            or hasattr(model, "decision_function")
+            or _classifier_type(teacher)
         ):
             raise TypeError(
-                f"the teacher {type(teacher).__name__} is not a classifier: it has neither "
+                f"the teacher {type(model).__name__} is not a classifier: it has neither "
                 "predict_proba nor decision_function"
             )
+    if task == "regression" and _classifier_type(teacher):
+        final = _final_step(teacher)
+        raise TypeError(
+            f"the teacher {type(teacher).__name__}"
+            + (f" (ending in {type(final).__name__})" if final is not teacher else "")
+            + " is a classifier; DistilledRegressor needs a regressor teacher. Distil a "
+            "classifier with DistilledClassifier."
+        )
 
 
 def teacher_list(teacher):
@@ -501,6 +721,12 @@ def fit_unfitted(teacher, X, y, fit_one):
     """
     if is_fitted(teacher):
         return teacher
+    if isinstance(teacher, FrozenEstimator):
+        raise ValueError(
+            f"the teacher is a FrozenEstimator around an unfitted "
+            f"{type(unwrap(teacher)).__name__}: a frozen model is never fit. Freeze a fitted "
+            "model, or pass the unfitted model itself to have a clone of it fit on X, y."
+        )
     if y is None:
         raise ValueError(
             f"the teacher {type(teacher).__name__} is not fitted, so y is required to fit it"
@@ -515,10 +741,17 @@ def resolve_teacher(teacher, weights, *, task, X, y, n_features, device, fit_one
     if weights is not None and not several:
         raise ValueError("teacher_weights is only meaningful with a list of teachers")
     adapters = []
-    for t in teachers:
-        _check_teacher_type(t, task)
+    for i, t in enumerate(teachers):
+        try:
+            _check_teacher_type(t, task)
+        except TypeError as exc:
+            if several:
+                add_note(exc, f"teacher[{i}] of the list of teachers")
+            raise
         fitted = fit_unfitted(t, X, y, fit_one)
-        adapters.append(make_adapter(fitted, task=task, n_features=n_features, device=device, **kwargs))
+        adapters.append(
+            make_adapter(fitted, task=task, n_features=n_features, device=device, y=y, **kwargs)
+        )
     if several:
         return EnsembleTeacher(adapters, weights, **kwargs)
     return adapters[0]
