@@ -410,7 +410,13 @@ def test_auto_hidden_sizes_follow_data(binary_data):
     X, y = binary_data
     est = DistilledClassifier(LogisticRegression(), **{**FAST, "hidden_layer_sizes": "auto"}).fit(X, y)
     linears = [m for m in est.student_.module_.modules() if isinstance(m, torch.nn.Linear)]
-    assert linears[0].in_features == X.shape[1] and linears[0].out_features == 64
+    # one input per bin of each numeric column; the width counts each column once
+    n_encoded = est.preprocessor_.transform(X).shape[1]
+    assert linears[0].in_features == n_encoded > X.shape[1]
+    assert linears[0].out_features == 64  # 2 x 6 columns, at least 64
+    wide = np.hstack([X] * 10)  # 60 columns: 2 x 60 = 120 units
+    est.fit(wide, y)
+    assert est.student_.module_.layers[0].out_features == 120
 
 
 class TinyNet(torch.nn.Module):
