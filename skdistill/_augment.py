@@ -4,6 +4,7 @@ Synthetic rows are made in the *raw* feature space (the teacher must be able
 to label them) from neighbours found in the student's *encoded* space.
 """
 
+import inspect
 import numbers
 
 import numpy as np
@@ -25,8 +26,13 @@ class MungeAugmenter(BaseEstimator):
     probability ``p``, replaced: a continuous one by a draw from
     ``Normal(e'_a, |e_a - e'_a| / s)``, a categorical one by ``e'_a``.
     This is repeated ``size_factor`` times with fresh randomness. Integer
-    columns are rounded and kept within the range seen; missing values stay
-    missing.
+    columns are rounded and kept within the range seen (other continuous
+    columns are not bounded: the noise may step past the observed range).
+
+    Missing values: a synthetic row keeps the missing pattern of the real row
+    it is made from. A missing value stays missing, and a present value is
+    never swapped with a neighbour's missing one (it is kept as it is), so the
+    teacher labels rows whose missing cells look like the real ones.
 
     Parameters
     ----------
@@ -100,6 +106,15 @@ class MungeAugmenter(BaseEstimator):
         kinds : list of {"numeric", "categorical"}
             Kind of each column of X.
         random_state : int, RandomState or None
+        verbose : int, default=0
+            Progress reporting for the neighbour search.
+
+        Returns
+        -------
+        X_synth : DataFrame or ndarray of shape (n_synthetic, n_features)
+            ``n_synthetic(n_samples)`` rows; row ``i`` is made from real row
+            ``i % n_samples`` (or from a random real row when ``max_rows``
+            caps the count).
         """
         self._validate_params()
         rng = check_random_state(random_state)
@@ -116,10 +131,12 @@ class MungeAugmenter(BaseEstimator):
         is_frame = isinstance(X, pd.DataFrame)
         for j, kind in enumerate(kinds):
             col = X.iloc[:, j] if is_frame else X[:, j]
-            values = col.to_numpy() if is_frame else col
+            values = _column_values(col) if is_frame else col
             swap = rng.random_sample(n_out) < self.p
             mine = values[rows]
             theirs = values[partner]
+            # missing stays missing, and nothing present becomes missing
+            swap &= ~(pd.isna(mine) | pd.isna(theirs))
             if kind == CATEGORICAL or values.dtype.kind in "bOSU" or not _is_numeric(values):
                 new = np.where(swap, theirs, mine)
             else:
@@ -136,8 +153,10 @@ class MungeAugmenter(BaseEstimator):
     def _continuous(self, mine, theirs, swap, values, rng):
         a = np.asarray(mine, dtype=np.float64)
         b = np.asarray(theirs, dtype=np.float64)
-        spread = np.abs(a - b) / self.s
-        draw = rng.normal(loc=b, scale=np.nan_to_num(spread, nan=0.0))
+        # swapped cells have both values present; elsewhere the draw is unused
+        loc = np.where(swap, b, 0.0)
+        spread = np.where(swap, np.abs(a - b) / self.s, 0.0)
+        draw = rng.normal(loc=loc, scale=spread)
         new = np.where(swap, draw, a)
         if np.asarray(values).dtype.kind in "iu" or _integer_valued(values):
             finite = np.asarray(values, dtype=np.float64)
@@ -145,6 +164,19 @@ class MungeAugmenter(BaseEstimator):
             if finite.size:
                 new = np.clip(np.round(new), finite.min(), finite.max())
         return new
+
+
+def _column_values(col):
+    """A frame column as a numpy array; nullable numbers as floats with NaN."""
+    dtype = col.dtype
+    if (
+        isinstance(dtype, pd.api.extensions.ExtensionDtype)
+        and not isinstance(dtype, pd.CategoricalDtype)
+        and pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
+    ):
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    return col.to_numpy()
 
 
 def _is_numeric(values):
@@ -162,9 +194,25 @@ def _castable(new, col):
     dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return True
-    if pd.api.types.is_integer_dtype(dtype):
+    if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
         return not np.any(pd.isna(new))
     return True
+
+
+def generate_rows(augmenter, X, Z, kinds, random_state, verbose=0):
+    """Call ``augmenter.generate``; ``verbose`` is passed only if it is accepted.
+
+    The documented protocol is ``generate(X, Z, kinds, random_state)``; the
+    built-in augmenter also takes ``verbose``.
+    """
+    kwargs = {"random_state": random_state}
+    try:
+        params = inspect.signature(augmenter.generate).parameters.values()
+    except (TypeError, ValueError):  # no introspectable signature
+        params = ()
+    if any(p.name == "verbose" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        kwargs["verbose"] = verbose
+    return augmenter.generate(X, Z, kinds, **kwargs)
 
 
 def check_augmenter(augment):

@@ -33,7 +33,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _cache, _inference
-from ._augment import check_augmenter
+from ._augment import check_augmenter, generate_rows
 from ._checks import check_unique_columns
 from ._inference import compile_encoder, mlp_layers, numpy_forward, predict_chunked
 from ._preprocessing import (
@@ -341,7 +341,7 @@ class BaseDistiller(BaseEstimator):
             synth_key = _cache.data_key(x_key, augmenter.get_params() if hasattr(augmenter, "get_params") else repr(augmenter), seed, kinds)
             X_s = _cache.cached_call(
                 synth_key,
-                lambda: augmenter.generate(X, Z, kinds, random_state=seed, verbose=self.verbose),
+                lambda: generate_rows(augmenter, X, Z, kinds, random_state=seed, verbose=self.verbose),
             )
             outputs.append(_cache.teacher_outputs(adapter, X_s, synth_key, self.memory))
             encoded.append(check_encoded(pre.transform(X_s)))

