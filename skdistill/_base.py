@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
+from skorch import NeuralNet
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
@@ -110,7 +111,7 @@ class BaseDistiller(BaseEstimator):
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "augment": [StrOptions({"munge"}), HasMethods(["generate"]), None],
         "preprocessor": [HasMethods(["fit", "transform"]), None],
-        "numeric_encoding": [StrOptions(set(NUMERIC_ENCODINGS))],
+        "numeric_encoding": [StrOptions({"auto", *NUMERIC_ENCODINGS})],
         "n_bins": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"loss"})],  # subclasses add their fidelity metrics
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
@@ -255,6 +256,19 @@ class BaseDistiller(BaseEstimator):
     # ------------------------------------------------------------------
     # fit
 
+    def _numeric_encoding(self):
+        """``numeric_encoding``, with "auto" resolved.
+
+        The piecewise-linear encoding widens the input (one value per bin):
+        fine when skdistill builds the network (None, or a module class given
+        ``n_inputs``); a module instance or a skorch net was built by the user
+        for one input per numeric column, as skdistill 0.1 encoded them, so
+        "auto" keeps the quantile transform for those.
+        """
+        if self.numeric_encoding != "auto":
+            return self.numeric_encoding
+        return "quantile" if isinstance(self.student, (torch.nn.Module, NeuralNet)) else "piecewise_linear"
+
     def _reset(self):
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
             delattr(self, name)
@@ -318,7 +332,7 @@ class BaseDistiller(BaseEstimator):
         kinds = infer_column_kinds(X, strict=self.preprocessor is None)
         if self.preprocessor is None:
             pre = make_default_preprocessor(
-                kinds, n, random_state=seed, numeric_encoding=self.numeric_encoding, n_bins=self.n_bins
+                kinds, n, random_state=seed, numeric_encoding=self._numeric_encoding(), n_bins=self.n_bins
             )
         else:
             pre = clone(self.preprocessor)

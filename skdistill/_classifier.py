@@ -91,13 +91,16 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         encoder's: a transformer of yours takes whatever it accepts
         (datetimes, text), and MUNGE copies its non-numeric columns from
         neighbouring rows.
-    numeric_encoding : {"piecewise_linear", "quantile"}, default="piecewise_linear"
+    numeric_encoding : {"auto", "piecewise_linear", "quantile"}, default="auto"
         How the default preprocessor encodes numeric columns:
         ``"piecewise_linear"`` (:class:`PiecewiseLinearEncoder`, up to
         ``n_bins`` values in [0, 1] per column, over quantile bins) or
         ``"quantile"`` (one value per column, a quantile transform to a
         normal distribution: the encoding of skdistill 0.1, slower to serve).
-        Ignored with a user ``preprocessor``.
+        ``"auto"`` is ``"piecewise_linear"`` when skdistill builds the
+        network (``student`` None or a module class) and ``"quantile"`` for
+        a module instance or a skorch net, built for one input per numeric
+        column. Ignored with a user ``preprocessor``.
     n_bins : int or "auto", default="auto"
         Largest number of bins per numeric column of the piecewise-linear
         encoding; "auto" gives 16 for up to 32 numeric columns, then fewer,
@@ -195,7 +198,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         weight_decay=1e-5,
         augment="munge",
         preprocessor=None,
-        numeric_encoding="piecewise_linear",
+        numeric_encoding="auto",
         n_bins="auto",
         early_stopping=False,
         validation_fraction=0.1,

@@ -215,15 +215,21 @@ def _bins_block(g, x, imp, ple):
 
     The same arithmetic as :func:`~skdistill._preprocessing.piecewise_linear`
     (centre in double, the rest in float), so that results match bit for bit.
+    The bins are gathered as rows of the transposed input: onnxruntime's
+    Gather along axis 1 copies value by value and cost most of a batch.
     """
     stats = np.asarray(imp.statistics_, dtype=np.float64)
     stats = np.where(np.isnan(stats), 0.0, stats)  # keep_empty_features: filled with 0
-    x = g.op("Where", [g.op("IsNaN", [x]), g.const(stats, "median"), x])
     center, columns, lower, scale = _float32_params(ple)
+    # impute after centring, in float: the filled value is float32(median - center), as numpy's
     xc = g.op("Cast", [g.op("Sub", [x, g.const(center, "bin_center")])], to=1)
-    z = g.op("Gather", [xc, g.const(columns.astype(np.int64), "bin_column")], axis=1)
-    z = g.op("Mul", [g.op("Sub", [z, g.const(lower, "bin_lower")]), g.const(scale, "bin_scale")])
-    return g.op("Min", [g.op("Max", [z, g.const(np.float32(0.0))]), g.const(np.float32(1.0))])
+    fill = (stats - center).astype(np.float32)
+    xc = g.op("Where", [g.op("IsNaN", [xc]), g.const(fill, "median"), xc])
+    zt = g.op("Gather", [g.op("Transpose", [xc], perm=[1, 0]),
+                         g.const(columns.astype(np.int64), "bin_column")], axis=0)  # [B, N]
+    zt = g.op("Mul", [g.op("Sub", [zt, g.const(lower[:, None], "bin_lower")]), g.const(scale[:, None], "bin_scale")])
+    zt = g.op("Min", [g.op("Max", [zt, g.const(np.float32(0.0))]), g.const(np.float32(1.0))])
+    return g.op("Transpose", [zt], perm=[1, 0])
 
 
 def _onehot_block(g, xcat, enc, positions):

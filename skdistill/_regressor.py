@@ -113,7 +113,7 @@ random_state, verbose
         weight_decay=1e-5,
         augment="munge",
         preprocessor=None,
-        numeric_encoding="piecewise_linear",
+        numeric_encoding="auto",
         n_bins="auto",
         early_stopping=False,
         validation_fraction=0.1,

@@ -440,6 +440,23 @@ def test_user_student_module_class_and_instance(binary_data):
         assert torch.equal(v, before[k])  # the user's instance is not trained
 
 
+def test_auto_encoding_bins_unless_the_user_built_the_network(binary_data):
+    X, y = binary_data
+
+    def last_numeric_step(est):
+        return type(est.preprocessor_.named_transformers_["numeric"][-1]).__name__
+
+    built_here = DistilledClassifier(LogisticRegression(), student=TinyNet, **FAST).fit(X, y)
+    assert last_numeric_step(built_here) == "PiecewiseLinearEncoder"
+    assert built_here.student_.module_.lin.in_features > X.shape[1]
+    instance = DistilledClassifier(LogisticRegression(), student=TinyNet(X.shape[1], 2), **FAST).fit(X, y)
+    assert last_numeric_step(instance) == "QuantileTransformer"  # one input per column, as built
+    forced = DistilledClassifier(
+        LogisticRegression(), student=TinyNet, numeric_encoding="quantile", **FAST
+    ).fit(X, y)
+    assert forced.student_.module_.lin.in_features == X.shape[1]
+
+
 def test_user_skorch_net_student(binary_data):
     from skorch import NeuralNet
 

@@ -368,6 +368,7 @@ def test_new_students_round_trip_with_the_piecewise_linear_encoding(tmp_path):
     path = tmp_path / "s.zip"
     save_student(est, path)
     back = load_student(path)
-    assert back.get_params()["numeric_encoding"] == "piecewise_linear"
+    assert back.get_params()["numeric_encoding"] == "auto"
+    assert type(back.preprocessor_.named_transformers_["numeric"][-1]).__name__ == "PiecewiseLinearEncoder"
     assert back._compiled_encoder_ is not None
     np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
