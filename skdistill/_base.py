@@ -226,11 +226,28 @@ class BaseDistiller(BaseEstimator):
             and not hasattr(self, "feature_names_in_")
         ):
             return False
-        if X.dtype.kind != "f":
-            return True
-        if allow_nan:
-            return not np.isinf(X).any()
-        return bool(np.isfinite(X).all())
+        return _values_allowed(X, allow_nan)
+
+    def _plain_frame_values(self, X):
+        """A prediction DataFrame as the float ndarray the encoder would read, or None.
+
+        For a student whose columns are all numeric, a DataFrame with exactly
+        the fitted column names, in order, whose values convert to float and
+        hold nothing the full validation would reject, is read in one
+        ``to_numpy`` call instead of column by column. Anything else (None)
+        takes the full path, which raises or warns as scikit-learn does.
+        """
+        names = getattr(self, "feature_names_in_", None)
+        compiled = getattr(self, "_compiled_encoder_", None)
+        if names is None or compiled is None or compiled.categorical or X.shape[0] == 0:
+            return None
+        if X.shape[1] != len(names) or not np.array_equal(X.columns.to_numpy(), names):
+            return None
+        try:
+            values = X.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):  # text in a numeric column: the full path says which
+            return None
+        return values if _values_allowed(values, self._allow_nan_) else None
 
     # ------------------------------------------------------------------
     # per task, overridden
@@ -431,7 +448,8 @@ class BaseDistiller(BaseEstimator):
         """
         if "student_" not in self.__dict__:
             check_is_fitted(self, "student_")  # raises NotFittedError
-        X = self._check_X(X, reset=False)
+        values = self._plain_frame_values(X) if type(X) is pd.DataFrame else None
+        X = values if values is not None else self._check_X(X, reset=False)
         module, device = self.student_.module_, net_device(self.student_)
         layers = mlp_layers(module) if device.type == "cpu" else None
         compiled = getattr(self, "_compiled_encoder_", None)
@@ -444,6 +462,15 @@ class BaseDistiller(BaseEstimator):
         if compiled is not None and layers is not None:  # all numpy: cache-sized chunks, no re-check
             return predict_chunked(X, X.shape[0], compiled.transform, forward, _inference.COMPILED_CHUNK_ROWS, False)
         return predict_chunked(X, X.shape[0], self._encoder(), forward)
+
+
+def _values_allowed(X, allow_nan):
+    """No infinite value in a numeric ndarray, and no NaN unless allowed."""
+    if X.dtype.kind != "f":
+        return True
+    if allow_nan:
+        return not np.isinf(X).any()
+    return bool(np.isfinite(X).all())
 
 
 def _cuda_indices(device):

@@ -251,3 +251,30 @@ def test_prediction_backs_off_when_the_device_runs_out_of_memory(binary_data):
     with torch.no_grad():
         logits = est.student_.module_.lin(torch.from_numpy(est._encode(X)))
     np.testing.assert_allclose(proba, torch.softmax(logits, dim=1).numpy(), atol=1e-6)
+
+
+def test_numeric_frames_take_the_fast_path_with_the_same_answers_and_errors():
+    X, y = make_classification(n_samples=300, n_features=6, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(6)])
+    est = DistilledClassifier(LogisticRegression(), **FAST).fit(frame, y)
+    full = est._check_X(frame, reset=False)  # the validated frame, as the general path reads it
+    np.testing.assert_array_equal(est._plain_frame_values(frame), full.to_numpy())
+    parts = np.vstack([est.predict_proba(frame.iloc[:7]), est.predict_proba(frame.iloc[7:])])
+    np.testing.assert_allclose(est.predict_proba(frame), parts, rtol=1e-5, atol=1e-6)
+    with pytest.warns(UserWarning, match="feature names"):  # an ndarray: scikit-learn's warning, as before
+        np.testing.assert_allclose(est.predict_proba(frame), est.predict_proba(X), rtol=1e-5, atol=1e-6)
+    # anything unusual goes through the full validation and its errors
+    swapped = frame[["c1", "c0", "c2", "c3", "c4", "c5"]]
+    assert est._plain_frame_values(swapped) is None
+    with pytest.raises(ValueError, match="feature names"):
+        est.predict(swapped)
+    text = frame.astype({"c3": object})
+    text.loc[4, "c3"] = "unknown"
+    assert est._plain_frame_values(text) is None
+    with pytest.raises(ValueError, match="'c3'.*unknown"):
+        est.predict(text)
+    inf = frame.copy()
+    inf.loc[2, "c0"] = np.inf
+    assert est._plain_frame_values(inf) is None
+    with pytest.raises(ValueError, match="infinity"):
+        est.predict(inf)
