@@ -229,25 +229,34 @@ class BaseDistiller(BaseEstimator):
         return _values_allowed(X, allow_nan)
 
     def _plain_frame_values(self, X):
-        """A prediction DataFrame as the float ndarray the encoder would read, or None.
+        """A prediction DataFrame as an ndarray the compiled encoder reads, or None.
 
-        For a student whose columns are all numeric, a DataFrame with exactly
-        the fitted column names, in order, whose values convert to float and
-        hold nothing the full validation would reject, is read in one
-        ``to_numpy`` call instead of column by column. Anything else (None)
-        takes the full path, which raises or warns as scikit-learn does.
+        A DataFrame with exactly the fitted column names, in order, is read
+        in one ``to_numpy`` call instead of column by column: as float64 when
+        the student's columns are all numeric, else (up to
+        :data:`_FEW_ROWS` rows, one-row serving) as an object array whose
+        numeric columns convert to float. Values the full validation would
+        reject (text in a numeric column, infinity, NaN where not allowed)
+        or anything else unusual give None: the full path then raises or
+        warns as scikit-learn does.
         """
         names = getattr(self, "feature_names_in_", None)
         compiled = getattr(self, "_compiled_encoder_", None)
-        if names is None or compiled is None or compiled.categorical or X.shape[0] == 0:
+        if names is None or compiled is None or X.shape[0] == 0:
             return None
         if X.shape[1] != len(names) or not np.array_equal(X.columns.to_numpy(), names):
             return None
         try:
-            values = X.to_numpy(dtype=np.float64, na_value=np.nan)
+            if not compiled.categorical:
+                values = numeric = X.to_numpy(dtype=np.float64, na_value=np.nan)
+            elif X.shape[0] <= _FEW_ROWS:
+                values = X.to_numpy(dtype=object)
+                numeric = values[:, compiled.numeric].astype(np.float64)
+            else:
+                return None
         except (TypeError, ValueError):  # text in a numeric column: the full path says which
             return None
-        return values if _values_allowed(values, self._allow_nan_) else None
+        return values if _values_allowed(numeric, self._allow_nan_) else None
 
     # ------------------------------------------------------------------
     # per task, overridden
@@ -462,6 +471,10 @@ class BaseDistiller(BaseEstimator):
         if compiled is not None and layers is not None:  # all numpy: cache-sized chunks, no re-check
             return predict_chunked(X, X.shape[0], compiled.transform, forward, _inference.COMPILED_CHUNK_ROWS, False)
         return predict_chunked(X, X.shape[0], self._encoder(), forward)
+
+
+#: up to this many rows, a mixed-type DataFrame is read as one object array
+_FEW_ROWS = 64
 
 
 def _values_allowed(X, allow_nan):

@@ -278,3 +278,23 @@ def test_numeric_frames_take_the_fast_path_with_the_same_answers_and_errors():
     assert est._plain_frame_values(inf) is None
     with pytest.raises(ValueError, match="infinity"):
         est.predict(inf)
+
+
+def test_few_rows_of_a_mixed_frame_read_at_once_give_the_same_answers(mixed_frame):
+    X, y = mixed_frame
+    est = DistilledClassifier(_FrameLR(), **FAST).fit(X, y)
+    shifted = X.copy()
+    shifted["color"] = shifted["color"].cat.add_categories(["purple"])
+    shifted.loc[3, "color"] = "purple"  # unseen
+    shifted.loc[4, "color"] = np.nan  # missing
+    shifted.loc[5, "num"] = np.nan
+    shifted.loc[6, "heavy"] = 1e6  # beyond the fit range
+    rows = shifted.iloc[:40]
+    assert est._plain_frame_values(rows) is not None and est._plain_frame_values(shifted) is None
+    want = est.predict_proba(shifted)[:40]  # the full path (more rows than are read at once)
+    got = np.vstack([est.predict_proba(rows.iloc[i : i + 1]) for i in range(40)])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    text = rows.astype({"count": object})
+    text.loc[2, "count"] = "many"
+    with pytest.raises(ValueError, match="'count'.*many"):
+        est.predict(text)
