@@ -44,6 +44,7 @@ from ._preprocessing import (
     make_default_preprocessor,
     sizing_width,
 )
+from ._sklearn_student import fit_sklearn_student, is_sklearn_student
 from ._student import build_student, net_device, predict_raw, resident_device, resolve_device
 from ._teacher import (
     _is_torch_module,
@@ -388,6 +389,15 @@ class BaseDistiller(BaseEstimator):
         outputs = np.concatenate(outputs, axis=0)
         Z_all = np.concatenate(encoded, axis=0) if len(encoded) > 1 else Z
         targets = self._build_targets(outputs, y_enc, n)
+        n_transfer = Z_all.shape[0] + (0 if on_disk is None else on_disk.n_rows)
+
+        if is_sklearn_student(self.student):  # a scikit-learn student: trained in _sklearn_student.py
+            fitted = fit_sklearn_student(
+                self, Z_all, targets, n_outputs=outputs.shape[1], on_disk=on_disk,
+                preprocessor=pre, allow_nan=allow_nan, random_state=seed,
+            )
+            self._sklearn_student_ = fitted
+            return self._set_fitted(adapter, pre, compiled, kinds, fitted.estimator_, n_transfer, allow_nan)
 
         # the student, built and trained under one seed (CPU training is reproducible)
         devices = _cuda_indices(device)
@@ -423,13 +433,15 @@ class BaseDistiller(BaseEstimator):
             else:  # the in-memory rows plus the on-disk ones, encoded chunk by chunk
                 data = streaming_fit_data(on_disk, self, net, pre, Z_all, targets, allow_nan)
             net.fit(data, None)
+        return self._set_fitted(adapter, pre, compiled, kinds, net, n_transfer, allow_nan)
 
+    def _set_fitted(self, adapter, pre, compiled, kinds, student, n_transfer, allow_nan):
         self.teacher_ = adapter.estimator if not isinstance(adapter.estimator, tuple) else list(adapter.estimator)
         self.preprocessor_ = pre
         self._compiled_encoder_ = compiled
         self.column_kinds_ = kinds
-        self.student_ = net
-        self.n_transfer_ = Z_all.shape[0] + (0 if on_disk is None else on_disk.n_rows)
+        self.student_ = student
+        self.n_transfer_ = n_transfer
         self._allow_nan_ = allow_nan
         return self
 
@@ -459,6 +471,8 @@ class BaseDistiller(BaseEstimator):
             check_is_fitted(self, "student_")  # raises NotFittedError
         values = self._plain_frame_values(X) if type(X) is pd.DataFrame else None
         X = values if values is not None else self._check_X(X, reset=False)
+        if "_sklearn_student_" in self.__dict__:  # a scikit-learn student (_sklearn_student.py)
+            return predict_chunked(X, X.shape[0], self._encoder(), self._sklearn_student_.raw_predict)
         module, device = self.student_.module_, net_device(self.student_)
         layers = mlp_layers(module) if device.type == "cpu" else None
         compiled = getattr(self, "_compiled_encoder_", None)

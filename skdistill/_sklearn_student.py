@@ -1,0 +1,267 @@
+"""A scikit-learn estimator as the student, beside the default neural one.
+
+``student=`` may be an unfitted scikit-learn estimator (a
+``HistGradientBoostingRegressor``, ``DecisionTreeRegressor``, ``Ridge``,
+``LGBMRegressor``, ...). Everything up to the student is the ordinary fit
+(teacher adapter and caches, the student preprocessor, the transfer set with
+MUNGE and unlabeled rows, the packed targets of :mod:`skdistill._loss`); only
+the training step and the forward pass differ, and they live here
+(:func:`fit_sklearn_student`, :class:`SklearnStudent`).
+
+The student fits the encoded inputs ``Z`` that the MLP gets (the fitted
+``preprocessor_``: quantile-normalised numbers with missing indicators,
+one-hot categories). Quantile normalisation is monotone, so a tree splits Z
+as it would split the raw numbers; on the benchmark tables a
+HistGradientBoosting student was as accurate on Z as on the raw numbers
+with ordinal-encoded categories (see docs/user_guide.rst). For a tree whose
+thresholds read in the units of X, pass a ``preprocessor`` that keeps them
+(for instance an ``OrdinalEncoder`` / passthrough ``ColumnTransformer``).
+
+How it learns the teacher:
+
+* **regression**: a clone of the student fits, on standardized units (those of
+  :class:`~skdistill.DistilledRegressor`), the blend
+  ``alpha * teacher + (1 - alpha) * y`` on the real rows and the teacher's
+  prediction on the synthetic and unlabeled rows.
+* **classification, a regressor student** (logit regression): the target
+  distribution of a row is the mixture that Hinton's loss is the
+  cross-entropy to, at temperature T::
+
+      q = alpha * softmax(z_teacher / T) + (1 - alpha) * onehot(y)   (real rows)
+      q = softmax(z_teacher / T)                                     (other rows)
+
+  floored at ``LOGIT_FLOOR / k`` (``q <- (1 - f) q + f / k``) so that its
+  logarithm is finite. The student regresses ``log q`` centred per row (one
+  output per class, through ``MultiOutputRegressor`` when the model has no
+  native multi-output support; for two classes the single output
+  ``log q_1 - log q_0``). It thus predicts logits at temperature T, and the
+  estimator's logits are the prediction times T: ``predict_proba`` is
+  ``softmax(T * u)``, which at ``alpha=1`` is the teacher's temperature-1
+  distribution (``softmax(z_teacher)``) when the student fits its target
+  exactly. ``alpha`` sets how far the labels pull; T sets how soft the
+  teacher's part is when mixed with them. At ``alpha=1`` T only rescales
+  the targets, to which trees and unregularised linear models are
+  (nearly) indifferent.
+* **classification, a classifier student** (soft labels through weights): each
+  transfer row is repeated once per class ``c`` with ``sample_weight = q_c``
+  (the same ``q``) and label ``c``; the student must accept
+  ``sample_weight``. Its ``predict_proba`` estimates ``q``, sharpened back to
+  temperature 1 in the same way: the logits are ``T * log p``.
+
+Which is better was measured on a real table (docs/user_guide.rst): the
+regression of logits followed the teacher more closely.
+"""
+
+import numpy as np
+from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.multioutput import MultiOutputRegressor
+from sklearn.utils import get_tags
+from sklearn.utils.validation import has_fit_parameter
+
+#: Probability mass mixed, uniformly over the classes, into the target
+#: distribution of a regressed-logits student, so that its logarithm is
+#: finite (a hard label or a forest's zero probability would be -inf) and the
+#: targets are not dominated by how close to 0 a vanishing probability is.
+LOGIT_FLOOR = 1e-3
+
+#: The parameters of the distillers that only the neural student uses.
+NEURAL_ONLY_PARAMS = (
+    "hidden_layer_sizes",
+    "dropout",
+    "max_epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "early_stopping",
+    "validation_fraction",
+    "n_iter_no_change",
+    "callbacks",
+    "device",
+)
+
+
+def is_sklearn_student(student):
+    """Whether ``student`` is a scikit-learn style estimator (not a torch module or skorch net)."""
+    if student is None or isinstance(student, type):
+        return False
+    from skorch import NeuralNet
+    from torch import nn
+
+    if isinstance(student, (nn.Module, NeuralNet)):
+        return False
+    return is_regressor(student) or is_classifier(student) or (
+        hasattr(student, "fit") and hasattr(student, "predict") and hasattr(student, "get_params")
+    )
+
+
+def _check_student(student, task):
+    """``"regression"`` or ``"weights"``: how ``student`` learns; raises for an unfit kind."""
+    name = type(student).__name__
+    if is_classifier(student):
+        if task == "regression":
+            raise TypeError(
+                f"student={name} is a classifier; a DistilledRegressor needs a regressor "
+                "student (HistGradientBoostingRegressor, Ridge, ...)"
+            )
+        if not has_fit_parameter(student, "sample_weight"):
+            raise TypeError(
+                f"student={name} is a classifier whose fit takes no sample_weight; a "
+                "classifier student learns the teacher's probabilities as row weights. "
+                "Pass a regressor (it then regresses the teacher's logits) or a "
+                "classifier that accepts sample_weight"
+            )
+        return "weights"
+    return "regression"
+
+
+class SklearnStudent:
+    """A fitted scikit-learn student and how its outputs map to the distiller's.
+
+    ``estimator_`` is the fitted model (what the distiller exposes as
+    ``student_``); :meth:`raw_predict` gives what the neural student's
+    forward pass gives: logits at temperature 1 (classification) or
+    standardized predictions (regression), shape ``(n_rows, n_outputs)``.
+
+    Parameters
+    ----------
+    estimator_ : fitted estimator
+    mode : {"regression", "logits", "weights"}
+        The task's target ("regression"), regressed logits ("logits") or a
+        classifier on weighted rows ("weights").
+    n_outputs : int
+        Columns of :meth:`raw_predict` (classes, or regression targets).
+    temperature : float
+        The temperature the student's targets were softened by.
+    """
+
+    def __init__(self, estimator_, mode, n_outputs, temperature=1.0):
+        self.estimator_ = estimator_
+        self.mode = mode
+        self.n_outputs = n_outputs
+        self.temperature = temperature
+
+    def raw_predict(self, Z):
+        est, t = self.estimator_, self.temperature
+        if self.mode == "weights":
+            proba = np.zeros((Z.shape[0], self.n_outputs))
+            proba[:, est.classes_.astype(np.int64)] = est.predict_proba(Z)
+            with np.errstate(divide="ignore"):
+                return t * np.log(np.maximum(proba, np.finfo(np.float64).tiny))
+        pred = np.asarray(est.predict(Z), dtype=np.float64).reshape(Z.shape[0], -1)
+        if self.mode == "logits":
+            pred = t * pred
+            if self.n_outputs == 2 and pred.shape[1] == 1:  # the logit difference
+                pred = np.hstack([np.zeros_like(pred), pred])
+        return pred
+
+
+def soft_targets(teacher_logits, labels, *, temperature, alpha):
+    """The target distribution ``q`` of each row (see the module docstring).
+
+    Parameters
+    ----------
+    teacher_logits : ndarray of shape (n, k)
+    labels : ndarray of shape (n,)
+        Class indices; ``-1`` for rows without a label.
+    temperature, alpha : float
+
+    Returns
+    -------
+    q : ndarray of shape (n, k), rows summing to 1.
+    """
+    z = np.asarray(teacher_logits, dtype=np.float64) / float(temperature)
+    z -= z.max(axis=1, keepdims=True)
+    q = np.exp(z)
+    q /= q.sum(axis=1, keepdims=True)
+    labelled = labels >= 0
+    if alpha < 1 and labelled.any():
+        onehot = np.zeros_like(q[labelled])
+        onehot[np.arange(onehot.shape[0]), labels[labelled].astype(np.int64)] = 1.0
+        q[labelled] = alpha * q[labelled] + (1 - alpha) * onehot
+    return q
+
+
+def logit_targets(q):
+    """Centred ``log q`` floored by :data:`LOGIT_FLOOR`; for 2 classes the 1-D difference."""
+    k = q.shape[1]
+    log_q = np.log((1 - LOGIT_FLOOR) * q + LOGIT_FLOOR / k)
+    if k == 2:
+        return log_q[:, 1] - log_q[:, 0]
+    return log_q - log_q.mean(axis=1, keepdims=True)
+
+
+def _prepare(student, n_targets, random_state):
+    """A clone of ``student``, seeded, wrapped for several targets if it needs to be."""
+    est = clone(student)
+    params = est.get_params(deep=False)
+    if random_state is not None and "random_state" in params and params["random_state"] is None:
+        est.set_params(random_state=random_state)
+    if n_targets > 1 and not get_tags(est).target_tags.multi_output:
+        est = MultiOutputRegressor(est)
+    return est
+
+
+def _in_memory(estimator, on_disk, pre, allow_nan, Z, targets):
+    """Z and targets with the rows of an on-disk TransferSet appended (loaded whole)."""
+    if on_disk is None:
+        return Z, targets
+    Zs, Ts = [Z], [targets]
+    for X_chunk, outputs in on_disk.iter_chunks():
+        X_chunk = estimator._check_X(X_chunk, reset=False, allow_nan=allow_nan)
+        Zs.append(np.asarray(pre.transform(X_chunk), dtype=np.float32))
+        Ts.append(estimator._pack_targets(outputs))
+    return np.concatenate(Zs), np.concatenate(Ts)
+
+
+def fit_sklearn_student(estimator, Z, targets, *, n_outputs, on_disk, preprocessor, allow_nan, random_state):
+    """Train a clone of ``estimator.student`` on the transfer set.
+
+    Parameters
+    ----------
+    estimator : DistilledClassifier or DistilledRegressor, being fitted
+    Z : ndarray of shape (n_rows, n_encoded)
+        The encoded transfer set.
+    targets : ndarray
+        The packed targets of :mod:`skdistill._loss` for those rows.
+    n_outputs : int
+        Teacher outputs per row (classes, or regression targets).
+    on_disk : TransferSet or None
+        Rows loaded whole and appended (a scikit-learn model trains on
+        all its rows at once).
+    preprocessor : fitted transformer
+    allow_nan : bool
+    random_state : int
+        Seeds the student when its own ``random_state`` is None.
+
+    Returns
+    -------
+    student : SklearnStudent
+    """
+    task = estimator._task
+    mode = _check_student(estimator.student, task)
+    Z, targets = _in_memory(estimator, on_disk, preprocessor, allow_nan, Z, targets)
+    alpha = float(estimator.alpha)
+    if task == "regression":
+        d = n_outputs
+        teacher, truth, has_y = targets[:, :d], targets[:, d : 2 * d], targets[:, 2 * d :] > 0
+        y = np.where(has_y, alpha * teacher + (1 - alpha) * truth, teacher).astype(np.float64)
+        est = _prepare(estimator.student, d, random_state)
+        est.fit(Z, y[:, 0] if d == 1 else y)
+        return SklearnStudent(est, "regression", d)
+
+    temperature = float(estimator.temperature)
+    q = soft_targets(targets[:, :-1], targets[:, -1], temperature=temperature, alpha=alpha)
+    k = q.shape[1]
+    if mode == "weights":
+        est = _prepare(estimator.student, 1, random_state)
+        n = Z.shape[0]
+        rows = np.tile(np.arange(n), k)
+        labels = np.repeat(np.arange(k), n)
+        weights = q.T.ravel()
+        keep = weights > 0
+        est.fit(Z[rows[keep]], labels[keep], sample_weight=weights[keep])
+        return SklearnStudent(est, "weights", k, temperature)
+    u = logit_targets(q)
+    est = _prepare(estimator.student, 1 if u.ndim == 1 else k, random_state)
+    est.fit(Z, u)
+    return SklearnStudent(est, "logits", k, temperature)
