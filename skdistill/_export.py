@@ -343,6 +343,12 @@ def to_onnx(estimator, path=None, X_sample=None):
             f"to_onnx expects a DistilledClassifier or DistilledRegressor; got {type(estimator).__name__}"
         )
     check_is_fitted(estimator, "student_")
+    if "_sklearn_student_" in vars(estimator):
+        raise TypeError(
+            f"to_onnx exports neural students; this estimator's student is a scikit-learn "
+            f"{type(estimator.student_).__name__}. Convert estimator.preprocessor_ and "
+            "estimator.student_ with skl2onnx (or onnxmltools) instead."
+        )
     blocks, numeric, categorical = _parse_preprocessor(estimator.preprocessor_)
     g = _Graph(onnx)
     h = onnx.helper

@@ -260,6 +260,13 @@ def save_student(estimator, path):
             f"got {type(estimator).__module__}.{type(estimator).__qualname__}"
         )
     check_is_fitted(estimator, "student_")
+    if "_sklearn_student_" in vars(estimator):
+        raise TypeError(
+            f"save_student saves neural students; this estimator's student is a scikit-learn "
+            f"{type(estimator.student_).__name__}. Save the whole estimator with skops.io.dump "
+            "(skops.io.load then asks which types to trust) or joblib.dump (load only files "
+            "you trust)."
+        )
     net = estimator.student_
     spec = _mlp_spec(net.module_)
     sio = _skops()

@@ -16,8 +16,11 @@ def model_size_bytes(model):
 
     For a distilled estimator: the student's weights and its preprocessor
     (what :func:`~skdistill.to_onnx` exports), not the teacher it keeps a
-    reference to; for any other model, its pickle.
+    reference to; a scikit-learn student counts as its pickle; for any other
+    model, its pickle.
     """
+    if isinstance(model, BaseDistiller) and "_sklearn_student_" in vars(model):
+        return int(len(pickle.dumps(model.student_)) + len(pickle.dumps(model.preprocessor_)))
     if isinstance(model, BaseDistiller):
         state = model.student_.module_.state_dict()
         weights = sum(t.numel() * t.element_size() for t in state.values())

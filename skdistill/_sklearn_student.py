@@ -62,7 +62,7 @@ from sklearn.utils.validation import has_fit_parameter
 #: distribution of a regressed-logits student, so that its logarithm is
 #: finite (a hard label or a forest's zero probability would be -inf) and the
 #: targets are not dominated by how close to 0 a vanishing probability is.
-LOGIT_FLOOR = 1e-3
+LOGIT_FLOOR = 1e-2
 
 #: The parameters of the distillers that only the neural student uses.
 NEURAL_ONLY_PARAMS = (

@@ -256,9 +256,14 @@ def make_module(student, n_inputs, n_outputs, hidden_layer_sizes, dropout, n_siz
         return student(n_inputs=n_inputs, n_outputs=n_outputs)
     if isinstance(student, nn.Module):
         return copy.deepcopy(student)  # never train the user's instance
+    if isinstance(student, type) and hasattr(student, "fit"):
+        raise TypeError(
+            f"student={student.__name__} is a class; pass an unfitted instance, e.g. "
+            f"student={student.__name__}()"
+        )
     raise TypeError(
-        "student must be None, a torch.nn.Module class or instance, or a skorch "
-        f"NeuralNet; got {type(student).__name__}"
+        "student must be None, a torch.nn.Module class or instance, a skorch NeuralNet, "
+        f"or an unfitted scikit-learn estimator; got {type(student).__name__}"
     )
 
 

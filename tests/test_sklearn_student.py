@@ -1,0 +1,281 @@
+"""A scikit-learn estimator as the student (skdistill/_sklearn_student.py)."""
+
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.compose import make_column_transformer
+from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.exceptions import NotFittedError
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.multioutput import MultiOutputRegressor
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.utils.validation import check_is_fitted
+
+from skdistill import (
+    DistilledClassifier,
+    DistilledRegressor,
+    compare_models,
+    model_size_bytes,
+    save_student,
+    to_onnx,
+)
+from skdistill._sklearn_student import LOGIT_FLOOR, logit_targets, soft_targets
+
+from .test_classifier import CountingTeacher
+
+
+@pytest.fixture
+def forest_task():
+    X, y = make_classification(
+        n_samples=400, n_features=6, n_informative=4, n_classes=3, random_state=0
+    )
+    teacher = RandomForestClassifier(n_estimators=30, random_state=0).fit(X, y)
+    return X, y, teacher
+
+
+def _not_fitted(est):
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+    return True
+
+
+# ---------------------------------------------------------------------------
+# what the student learns
+
+
+def test_regression_student_fits_the_blend_of_teacher_and_y():
+    X, y = make_regression(n_samples=150, n_features=4, noise=20.0, random_state=0)
+    teacher = Ridge().fit(X, y)
+    tree = DecisionTreeRegressor(random_state=0)  # unlimited depth: reproduces its targets
+    for alpha, expected in [(1.0, teacher.predict(X)), (0.0, y), (0.4, 0.4 * teacher.predict(X) + 0.6 * y)]:
+        est = DistilledRegressor(teacher, student=tree, alpha=alpha, augment=None).fit(X, y)
+        assert isinstance(est.student_, DecisionTreeRegressor)
+        np.testing.assert_allclose(est.predict(X), expected, rtol=1e-4, atol=1e-3)
+    assert _not_fitted(tree)  # the user's student is cloned, never fitted
+
+
+def test_multioutput_regression_wraps_single_output_models():
+    X, y = make_regression(n_samples=150, n_features=4, n_targets=2, random_state=0)
+    teacher = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, y)
+    est = DistilledRegressor(teacher, student=HistGradientBoostingRegressor(max_iter=10), augment=None, random_state=0)
+    est.fit(X, y)
+    assert isinstance(est.student_, MultiOutputRegressor)
+    assert est.predict(X).shape == (150, 2)
+    native = DistilledRegressor(teacher, student=DecisionTreeRegressor(), augment=None).fit(X, y)
+    assert isinstance(native.student_, DecisionTreeRegressor)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 3.0])
+@pytest.mark.parametrize(
+    "student", [DecisionTreeRegressor(random_state=0), DecisionTreeClassifier(random_state=0)],
+    ids=["logits", "weights"],
+)
+def test_alpha_1_student_reproduces_teacher_probabilities_at_any_temperature(forest_task, student, temperature):
+    # an unlimited tree on distinct rows reproduces its targets: the predictions
+    # are the targets softened by T, sharpened back by T at predict
+    X, y, teacher = forest_task
+    est = DistilledClassifier(teacher, student=student, alpha=1.0, temperature=temperature, augment=None)
+    proba = est.fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(proba, teacher.predict_proba(X).clip(1e-6), atol=0.02)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(est.predict(X), teacher.predict(X))
+
+
+def test_temperature_changes_the_fitted_targets(forest_task):
+    X, y, teacher = forest_task
+    fits = {
+        t: DistilledClassifier(teacher, student=DecisionTreeRegressor(max_depth=3, random_state=0),
+                               temperature=t, alpha=0.5, augment=None).fit(X, y)
+        for t in (1.0, 4.0)
+    }
+    v1, v4 = (fits[t].student_.tree_.value.ravel() for t in (1.0, 4.0))
+    assert v1.shape == v4.shape and not np.allclose(v1, v4)
+    # the soft part is divided by T, the label part is not: not a mere rescaling
+    logits = np.log(teacher.predict_proba(X[:5]).clip(1e-6))
+    u1 = logit_targets(soft_targets(logits, y[:5], temperature=1.0, alpha=0.5))
+    u4 = logit_targets(soft_targets(logits, y[:5], temperature=4.0, alpha=0.5))
+    assert not np.allclose(u1 / u1[:, :1], u4 / u4[:, :1])
+
+
+def test_soft_targets_mix_teacher_and_labels():
+    logits = np.log(np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3]]))
+    q = soft_targets(logits, np.array([2, -1]), temperature=1.0, alpha=0.25)
+    np.testing.assert_allclose(q[0], 0.25 * np.array([0.7, 0.2, 0.1]) + 0.75 * np.array([0, 0, 1]))
+    np.testing.assert_allclose(q[1], [0.2, 0.5, 0.3])  # an unlabeled row: the teacher only
+    u = logit_targets(q)
+    np.testing.assert_allclose(u.sum(axis=1), 0.0, atol=1e-12)
+    assert np.isfinite(logit_targets(np.array([[0.0, 0.0, 1.0]]))).all()
+    binary = logit_targets(np.array([[0.25, 0.75]]))
+    k = 2
+    expected = np.log((1 - LOGIT_FLOOR) * 0.75 + LOGIT_FLOOR / k) - np.log((1 - LOGIT_FLOOR) * 0.25 + LOGIT_FLOOR / k)
+    np.testing.assert_allclose(binary, [expected])
+
+
+def test_distilled_boosting_follows_the_teacher_better_than_labels_alone():
+    X, y = make_classification(n_samples=1200, n_features=8, n_informative=5, flip_y=0.15, random_state=2)
+    X_tr, X_te, y_tr = X[:400], X[400:], y[:400]
+    teacher = RandomForestClassifier(n_estimators=100, random_state=0).fit(X_tr, y_tr)
+    student = HistGradientBoostingRegressor(max_iter=50, random_state=0)
+    distilled = DistilledClassifier(teacher, student=student, alpha=1.0, random_state=0).fit(X_tr, y_tr)
+    labels_only = HistGradientBoostingClassifier(max_iter=50, random_state=0).fit(X_tr, y_tr)
+    ref = teacher.predict(X_te)
+    assert np.mean(distilled.predict(X_te) == ref) > np.mean(labels_only.predict(X_te) == ref) + 0.02
+
+
+def test_distilled_regression_student_follows_the_teacher_better_than_labels_alone():
+    X, y = make_regression(n_samples=600, n_features=6, noise=30.0, random_state=0)
+    X_tr, X_te, y_tr = X[:400], X[400:], y[:400]
+    teacher = RandomForestRegressor(n_estimators=100, random_state=0).fit(X_tr, y_tr)
+    student = HistGradientBoostingRegressor(max_iter=50, random_state=0)
+    distilled = DistilledRegressor(teacher, student=student, alpha=1.0, random_state=0).fit(X_tr, y_tr)
+    labels_only = clone(student).fit(X_tr, y_tr)
+    ref = teacher.predict(X_te)
+    assert r2_score(ref, distilled.predict(X_te)) > r2_score(ref, labels_only.predict(X_te)) + 0.02
+
+
+# ---------------------------------------------------------------------------
+# the estimator around it
+
+
+@pytest.mark.parametrize(
+    "student",
+    [HistGradientBoostingRegressor(max_iter=10), Ridge(), HistGradientBoostingClassifier(max_iter=10)],
+    ids=["hgb-regressor", "ridge", "hgb-classifier"],
+)
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predict_proba_and_classes(student, n_classes):
+    X, y = make_classification(n_samples=200, n_features=5, n_informative=3, n_classes=n_classes, random_state=0)
+    labels = np.array(["ant", "bee", "cat"])[y]
+    teacher = LogisticRegression().fit(X, labels)
+    est = DistilledClassifier(teacher, student=student, random_state=0).fit(X, labels)
+    np.testing.assert_array_equal(est.classes_, teacher.classes_)
+    proba = est.predict_proba(X)
+    assert proba.shape == (200, n_classes)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert set(est.predict(X)) <= set(teacher.classes_)
+    np.testing.assert_array_equal(est.predict(X), est.classes_[proba.argmax(axis=1)])
+    assert np.mean(est.predict(X) == teacher.predict(X)) > 0.85
+    np.testing.assert_allclose(np.exp(est.predict_log_proba(X)), proba, rtol=1e-5)
+    assert est.decision_function(X).shape == ((200,) if n_classes == 2 else (200, n_classes))
+
+
+def test_params_are_nested_and_settable(forest_task):
+    X, y, teacher = forest_task
+    est = DistilledClassifier(teacher, student=HistGradientBoostingRegressor(max_iter=10))
+    params = est.get_params(deep=True)
+    assert params["student__max_iter"] == 10
+    est.set_params(student__max_iter=3, student__learning_rate=0.2)
+    assert est.student.max_iter == 3
+    est.set_params(random_state=0).fit(X, y)
+    assert est.student_.estimators_[0].n_iter_ == 3
+
+
+def test_grid_search_over_student_params_queries_the_teacher_once_per_training_set(binary_data):
+    X, y = binary_data
+    teacher = CountingTeacher(LogisticRegression()).fit(X, y)
+    search = GridSearchCV(
+        DistilledClassifier(teacher, student=HistGradientBoostingRegressor(), augment=None, random_state=0),
+        {"student__max_iter": [2, 20], "temperature": [1.0, 3.0], "alpha": [0.5, 1.0]},
+        cv=3,
+    ).fit(X, y)
+    assert set(search.best_params_) == {"student__max_iter", "temperature", "alpha"}
+    scores = search.cv_results_["mean_test_score"]
+    assert np.ptp(scores) > 0  # the candidates differ
+    # training rows of 3 folds + the refit, each labelled once; the test folds on top
+    n_train_calls = len(set(teacher.calls_))
+    assert len(teacher.calls_) <= n_train_calls + 3 * 8 and n_train_calls <= 3 + 1 + 3
+    assert search.best_estimator_.student_.n_iter_ == search.best_params_["student__max_iter"]
+
+
+def test_pipeline_and_pickling(mixed_frame):
+    X, y = mixed_frame
+    teacher = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["color"]), remainder=SimpleImputer()),
+        RandomForestClassifier(n_estimators=20, random_state=0),
+    ).fit(X, y)
+    pipe = make_pipeline(
+        DistilledClassifier(teacher, student=HistGradientBoostingClassifier(max_iter=10), random_state=0)
+    ).fit(X, y)
+    again = joblib.load(io.BytesIO(_dumps(pipe)))
+    np.testing.assert_array_equal(again.predict_proba(X), pipe.predict_proba(X))
+    assert pickle.loads(pickle.dumps(pipe)).score(X, y) == pipe.score(X, y)
+
+
+def _dumps(obj):
+    buf = io.BytesIO()
+    joblib.dump(obj, buf)
+    return buf.getvalue()
+
+
+def test_refit_with_the_neural_student_drops_the_sklearn_one(forest_task):
+    X, y, teacher = forest_task
+    est = DistilledClassifier(teacher, student=Ridge(), augment=None, random_state=0).fit(X, y)
+    assert isinstance(est.student_, Ridge)
+    est.set_params(student=None, max_epochs=2).fit(X, y)
+    assert hasattr(est.student_, "module_")
+    assert not hasattr(est, "_sklearn_student_")
+    assert est.predict_proba(X).shape == (len(X), 3)
+
+
+def test_unlabeled_rows_reach_the_student(forest_task):
+    X, y, teacher = forest_task
+    est = DistilledClassifier(teacher, student=Ridge(), augment=None).fit(X[:200], y[:200], X_unlabeled=X[200:])
+    assert est.n_transfer_ == 400
+    assert est.student_.n_features_in_ == est.preprocessor_.transform(X[:1]).shape[1]
+
+
+def test_compare_models_size_and_reports(forest_task):
+    X, y, teacher = forest_task
+    tree = DistilledClassifier(teacher, student=DecisionTreeRegressor(max_depth=4), augment=None).fit(X, y)
+    report = compare_models({"teacher": teacher, "tree": tree}, X, y, teacher="teacher")
+    assert report.loc["tree", "size_bytes"] == model_size_bytes(tree)
+    assert 0 < model_size_bytes(tree) < model_size_bytes(teacher)
+    assert 0.5 < report.loc["tree", "agreement"] <= 1
+
+
+def test_save_student_and_to_onnx_raise_clear_errors(forest_task):
+    X, y, teacher = forest_task
+    est = DistilledClassifier(teacher, student=Ridge(), augment=None).fit(X, y)
+    with pytest.raises(TypeError, match="scikit-learn Ridge.*skops"):
+        save_student(est, io.BytesIO())
+    pytest.importorskip("onnx")
+    with pytest.raises(TypeError, match="scikit-learn Ridge.*skl2onnx"):
+        to_onnx(est)
+
+
+# ---------------------------------------------------------------------------
+# errors
+
+
+@pytest.mark.parametrize(
+    "est, match",
+    [
+        (DistilledRegressor(Ridge(), student=HistGradientBoostingClassifier()), "is a classifier; a DistilledRegressor"),
+        (DistilledClassifier(LogisticRegression(), student=KNeighborsClassifier()), "takes no sample_weight"),
+        (DistilledClassifier(LogisticRegression(), student=DecisionTreeRegressor), "is a class; pass an unfitted"),
+        (DistilledClassifier(LogisticRegression(), student=StandardScaler()), "unfitted scikit-learn estimator; got StandardScaler"),
+    ],
+)
+def test_unsupported_students_raise(binary_data, est, match):
+    X, y = binary_data
+    if isinstance(est, DistilledRegressor):
+        y = y.astype(float)
+    with pytest.raises(TypeError, match=match):
+        est.fit(X, y)
+    assert not hasattr(est, "student_")
