@@ -1,5 +1,6 @@
 """scikit-learn conformance: check_estimator on both estimators."""
 
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -24,6 +25,11 @@ FLOAT32_BATCHING = {
     [
         DistilledClassifier(LogisticRegression(), **SETTINGS),
         DistilledRegressor(Ridge(), **SETTINGS),
+        # a scikit-learn student (skdistill/_sklearn_student.py)
+        DistilledRegressor(Ridge(), student=HistGradientBoostingRegressor(max_iter=20), **SETTINGS),
+        DistilledClassifier(
+            LogisticRegression(), student=HistGradientBoostingRegressor(max_iter=20), **SETTINGS
+        ),
     ],
     expected_failed_checks=lambda est: FLOAT32_BATCHING,
     xfail_strict=False,
