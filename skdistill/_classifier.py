@@ -57,11 +57,25 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         cross-entropy on the true labels. ``alpha=0`` is plain supervised
         training of the same student; ``alpha=1`` pure distillation (then
         ``y`` may be None for a fitted teacher).
-    student : None, torch.nn.Module class or instance, or skorch NeuralNet
+    student : None, torch.nn.Module class or instance, skorch NeuralNet, or \
+scikit-learn estimator
         None builds an :class:`MLP`. A module class is instantiated as
         ``student(n_inputs=..., n_outputs=...)``; an instance is deep-copied
         before training. With a skorch net, its own training settings are used
-        and skdistill sets only the criterion and the data path.
+        and skdistill sets only the criterion and the data path. An unfitted
+        scikit-learn **regressor** (``HistGradientBoostingRegressor``,
+        ``DecisionTreeRegressor``, ``Ridge``, ``LGBMRegressor``, ...) is cloned
+        and regresses the logits of ``alpha * softmax(z_teacher / T) + (1 -
+        alpha) * onehot(y)`` on the encoded transfer set; its predictions,
+        times T, are the logits (so ``predict_proba = softmax(T * u)``). A
+        scikit-learn **classifier** that accepts ``sample_weight`` learns the
+        same distribution from rows repeated once per class, weighted by it.
+        Its own parameters are tuned as ``student__<name>`` (``student__max_iter``).
+        A scikit-learn student ignores ``hidden_layer_sizes``, ``dropout``,
+        ``max_epochs``, ``batch_size``, ``lr``, ``weight_decay``,
+        ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``,
+        ``callbacks`` and ``device`` (use the model's own settings, e.g. its
+        early stopping). See "A scikit-learn student" in the user guide.
     hidden_layer_sizes : "auto" or tuple of int, default="auto"
         Hidden sizes of the default MLP; "auto" sizes two layers from the
         number of encoded inputs, counting each binned numeric column once
@@ -141,8 +155,10 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
     teacher_ : estimator or list
         The fitted teacher(s): the given object if it was fitted, else the
         fitted clone.
-    student_ : skorch.NeuralNet
-        The trained student.
+    student_ : skorch.NeuralNet or scikit-learn estimator
+        The trained student: the skorch net, or for a scikit-learn student
+        the fitted clone of it (wrapped in ``MultiOutputRegressor`` when it
+        regresses several logits and has no native multi-output support).
     preprocessor_ : transformer
         The fitted student preprocessor.
     column_kinds_ : list of str

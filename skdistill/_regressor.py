@@ -53,7 +53,12 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
         As in :class:`DistilledClassifier`; ``"teacher_mse"`` monitors the
         mean squared error to the teacher's predictions (standardized units),
         recorded as ``valid_teacher_mse``.
-    student, hidden_layer_sizes, dropout, batch_size, lr, \
+    student : None, torch.nn.Module class or instance, skorch NeuralNet, or \
+scikit-learn regressor
+        As in :class:`DistilledClassifier`; a scikit-learn regressor student
+        fits ``alpha * teacher + (1 - alpha) * y`` on the real rows and the
+        teacher's prediction on the others.
+    hidden_layer_sizes, dropout, batch_size, lr, \
 weight_decay, augment, preprocessor, numeric_encoding, n_bins, validation_fraction, \
 n_iter_no_change, memory, labeling_batch_size, device, callbacks, \
 random_state, verbose
@@ -62,7 +67,12 @@ random_state, verbose
     Attributes
     ----------
     teacher_ : estimator or list
-    student_ : skorch.NeuralNet
+    student_ : skorch.NeuralNet or scikit-learn estimator
+        The trained student; for a scikit-learn student the fitted clone of
+        it, trained on the standardized blend ``alpha * teacher + (1 - alpha)
+        * y`` (the teacher's prediction alone on synthetic and unlabeled rows),
+        wrapped in ``MultiOutputRegressor`` for several targets when it has
+        no native multi-output support.
     preprocessor_ : transformer
     column_kinds_ : list of str
     n_transfer_ : int
