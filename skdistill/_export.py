@@ -343,12 +343,6 @@ def to_onnx(estimator, path=None, X_sample=None):
             f"to_onnx expects a DistilledClassifier or DistilledRegressor; got {type(estimator).__name__}"
         )
     check_is_fitted(estimator, "student_")
-    if "_sklearn_student_" in vars(estimator):
-        raise TypeError(
-            f"to_onnx exports neural students; this estimator's student is a scikit-learn "
-            f"{type(estimator.student_).__name__}. Convert estimator.preprocessor_ and "
-            "estimator.student_ with skl2onnx (or onnxmltools) instead."
-        )
     blocks, numeric, categorical = _parse_preprocessor(estimator.preprocessor_)
     g = _Graph(onnx)
     h = onnx.helper
@@ -385,9 +379,13 @@ def to_onnx(estimator, path=None, X_sample=None):
         raise TypeError("to_onnx: the preprocessor outputs no columns")
     z = parts[0] if len(parts) == 1 else g.op("Concat", parts, axis=1)  # float32, as check_encoded
 
-    module = estimator.student_.module_
     n_inputs = CompiledEncoder(estimator.preprocessor_).n_output
-    raw = _student_graph(g, z, module, n_inputs)
+    if "_sklearn_student_" in vars(estimator):  # a scikit-learn student, through skl2onnx
+        from ._sklearn_student import onnx_graph
+
+        raw = onnx_graph(g, z, estimator._sklearn_student_, n_inputs, {"": OPSET, "ai.onnx.ml": ML_OPSET})
+    else:
+        raw = _student_graph(g, z, estimator.student_.module_, n_inputs)
     if isinstance(estimator, DistilledClassifier):
         n_out = len(estimator.classes_)
         g.op("Softmax", [raw], out="probabilities", axis=1)

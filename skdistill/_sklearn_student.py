@@ -265,3 +265,62 @@ def fit_sklearn_student(estimator, Z, targets, *, n_outputs, on_disk, preprocess
     est = _prepare(estimator.student, 1 if u.ndim == 1 else k, random_state)
     est.fit(Z, u)
     return SklearnStudent(est, "logits", k, temperature)
+
+
+def onnx_graph(g, z, student, n_inputs, opsets):
+    """Append ``student`` (a :class:`SklearnStudent`) to the ONNX graph builder ``g``.
+
+    The model is converted with skl2onnx (the ``onnx`` extra; LightGBM and
+    XGBoost models also need their converters registered, see onnxmltools)
+    and inlined after ``z``, the float32 encoded rows; the output mapping of
+    :meth:`SklearnStudent.raw_predict` follows. Returns the name of the raw
+    output (float32 ``[N, n_outputs]``), which ``to_onnx`` then maps to
+    probabilities or predictions as for a neural student.
+    """
+    try:
+        from skl2onnx import convert_sklearn
+        from skl2onnx.common.data_types import FloatTensorType
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "to_onnx of a scikit-learn student needs skl2onnx; install it with "
+            "pip install 'skdistill[onnx]'"
+        ) from exc
+    est = student.estimator_
+    options = {id(est): {"zipmap": False}} if student.mode == "weights" else None
+    if student.mode == "weights" and len(est.classes_) != student.n_outputs:
+        raise TypeError(
+            "to_onnx: the classifier student saw only some of the classes; it cannot be exported"
+        )
+    try:
+        sub = convert_sklearn(
+            est, initial_types=[("z", FloatTensorType([None, n_inputs]))], target_opset=opsets,
+            options=options,
+        )
+    except Exception as exc:
+        why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise TypeError(
+            f"to_onnx could not convert the scikit-learn student {type(est).__name__} with "
+            f"skl2onnx ({why}); predict with the estimator, or save it with skops.io"
+        ) from exc
+    onnx = g.onnx
+    sub = onnx.compose.add_prefix(sub, g.name("student") + "/")
+    graph = sub.graph
+    init_names = {i.name for i in graph.initializer}
+    inp = [i.name for i in graph.input if i.name not in init_names][0]
+    g.nodes.append(g.h.make_node("Identity", [z], [inp], name=g.name("Identity")))
+    g.nodes.extend(graph.node)
+    g.inits.extend(graph.initializer)
+    if student.mode == "weights":
+        proba = graph.output[1].name  # (label, probabilities)
+        safe = g.op("Max", [proba, g.const(np.asarray([np.finfo(np.float32).tiny], np.float32))])
+        return g.op("Mul", [g.op("Log", [safe]), g.const(np.asarray([student.temperature], np.float32))])
+    out = graph.output[0].name
+    k = student.n_outputs
+    width = 1 if student.mode == "logits" and k == 2 else k
+    raw = g.op("Reshape", [out, g.const(np.asarray([-1, width], np.int64))])
+    if student.mode == "regression":
+        return raw
+    raw = g.op("Mul", [raw, g.const(np.asarray([student.temperature], np.float32))])
+    if width == 1:  # the logit difference: logits [0, T * u]
+        raw = g.op("Concat", [g.op("Sub", [raw, raw]), raw], axis=1)
+    return raw

@@ -32,6 +32,7 @@ from skdistill import (
     DistilledRegressor,
     compare_models,
     model_size_bytes,
+    onnx_inputs,
     save_student,
     to_onnx,
 )
@@ -249,14 +250,49 @@ def test_compare_models_size_and_reports(forest_task):
     assert 0.5 < report.loc["tree", "agreement"] <= 1
 
 
-def test_save_student_and_to_onnx_raise_clear_errors(forest_task):
+def test_save_student_raises_a_clear_error(forest_task):
     X, y, teacher = forest_task
     est = DistilledClassifier(teacher, student=Ridge(), augment=None).fit(X, y)
     with pytest.raises(TypeError, match="scikit-learn Ridge.*skops"):
         save_student(est, io.BytesIO())
-    pytest.importorskip("onnx")
-    with pytest.raises(TypeError, match="scikit-learn Ridge.*skl2onnx"):
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize(
+    "student", [DecisionTreeRegressor(max_depth=4), Ridge(), DecisionTreeClassifier(max_depth=4)],
+    ids=["tree-logits", "ridge-logits", "tree-weights"],
+)
+def test_to_onnx_reproduces_a_classifier_student(student, n_classes):
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    X, y = make_classification(n_samples=300, n_features=6, n_informative=4, n_classes=n_classes, random_state=0)
+    teacher = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, y)
+    est = DistilledClassifier(teacher, student=student, temperature=3.0, random_state=0).fit(X, y)
+    model = to_onnx(est, X_sample=X)  # raises when onnxruntime disagrees with the estimator
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, onnx_inputs(model, X))[0]
+    np.testing.assert_allclose(got, est.predict_proba(X), atol=1e-4)
+
+
+def test_to_onnx_reproduces_a_regression_tree_student():
+    pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnxruntime")
+    X, y = make_regression(n_samples=200, n_features=4, n_targets=2, random_state=0)
+    teacher = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, y)
+    est = DistilledRegressor(teacher, student=DecisionTreeRegressor(max_depth=5), random_state=0).fit(X, y)
+    assert to_onnx(est, X_sample=X).graph.output[0].name == "predictions"
+
+
+def test_to_onnx_raises_when_the_converter_fails():
+    pytest.importorskip("skl2onnx")
+    X, y = make_regression(n_samples=100, n_features=3, random_state=0)
+    est = DistilledRegressor(Ridge(), student=_Unconvertible(), augment=None).fit(X, y)
+    with pytest.raises(TypeError, match="could not convert the scikit-learn student _Unconvertible"):
         to_onnx(est)
+
+
+class _Unconvertible(Ridge):
+    """A regressor skl2onnx has no converter for."""
 
 
 # ---------------------------------------------------------------------------
