@@ -315,3 +315,22 @@ def test_unsupported_students_raise(binary_data, est, match):
     with pytest.raises(TypeError, match=match):
         est.fit(X, y)
     assert not hasattr(est, "student_")
+
+
+def test_on_disk_transfer_set_is_loaded_for_the_student(tmp_path):
+    pytest.importorskip("pyarrow")
+    da = pytest.importorskip("dask.array")
+    from skdistill import label_transfer_set
+
+    X_all, y_all = make_classification(n_samples=3000, n_features=6, n_informative=4, random_state=3)
+    teacher = LogisticRegression().fit(X_all, y_all)
+    X, y = X_all[:40], y_all[:40]
+    ts = label_transfer_set(teacher, da.from_array(X_all[40:2000], chunks=(500, 6)), tmp_path / "t")
+    params = dict(student=DecisionTreeRegressor(max_depth=6, random_state=0), alpha=1.0, augment=None)
+    small = DistilledClassifier(teacher, **params).fit(X, y)
+    big = DistilledClassifier(teacher, **params).fit(X, y, X_unlabeled=ts)
+    assert big.n_transfer_ == 2000
+    test = X_all[2000:]
+    agree_small = np.mean(small.predict(test) == teacher.predict(test))
+    agree_big = np.mean(big.predict(test) == teacher.predict(test))
+    assert agree_big > agree_small + 0.05
