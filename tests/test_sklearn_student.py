@@ -36,7 +36,7 @@ from skdistill import (
     save_student,
     to_onnx,
 )
-from skdistill._sklearn_student import LOGIT_FLOOR, logit_targets, soft_targets
+from skdistill._sklearn_student import LOGIT_FLOOR, NEURAL_ONLY_PARAMS, logit_targets, soft_targets
 
 from .test_classifier import CountingTeacher
 
@@ -334,3 +334,16 @@ def test_on_disk_transfer_set_is_loaded_for_the_student(tmp_path):
     agree_small = np.mean(small.predict(test) == teacher.predict(test))
     agree_big = np.mean(big.predict(test) == teacher.predict(test))
     assert agree_big > agree_small + 0.05
+
+
+def test_the_network_parameters_do_not_change_a_sklearn_student(forest_task):
+    X, y, teacher = forest_task
+    base = DistilledClassifier(teacher, student=HistGradientBoostingRegressor(max_iter=10), random_state=0)
+    neural = dict(
+        hidden_layer_sizes=(3,), dropout=0.5, max_epochs=1, batch_size=7, lr=1.0, weight_decay=1.0,
+        early_stopping="teacher_kl", validation_fraction=0.5, n_iter_no_change=1, callbacks=[], device="cpu",
+    )
+    assert set(neural) == set(NEURAL_ONLY_PARAMS)
+    a = clone(base).fit(X, y).predict_proba(X)
+    b = clone(base).set_params(**neural).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
