@@ -347,3 +347,35 @@ def test_the_network_parameters_do_not_change_a_sklearn_student(forest_task):
     a = clone(base).fit(X, y).predict_proba(X)
     b = clone(base).set_params(**neural).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(a, b)
+
+
+def test_displays_take_a_sklearn_student(forest_task):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skdistill import (
+        CompressionTradeoffDisplay,
+        DistillationGridDisplay,
+        ProbabilityAgreementDisplay,
+        agreement_score,
+    )
+
+    X, y, teacher = forest_task
+    search = GridSearchCV(
+        DistilledClassifier(teacher, student=DecisionTreeRegressor(max_depth=4, random_state=0), augment=None),
+        {"temperature": [1.0, 4.0], "alpha": [0.0, 1.0]},
+        cv=2,
+        scoring={"accuracy": "accuracy", "agreement": agreement_score},
+        refit="accuracy",
+    ).fit(X, y)
+    grid = DistillationGridDisplay.from_estimator(search)
+    assert grid.agreement.shape == (2, 2)  # (alphas, temperatures)
+    # alpha=0 learns the labels only: agreement with the teacher differs from alpha=1
+    assert not np.allclose(grid.agreement[0], grid.agreement[1])
+    student = search.best_estimator_
+    agree = ProbabilityAgreementDisplay.from_estimator(student, X, y)
+    assert agree.student_proba.shape == (len(X),)
+    trade = CompressionTradeoffDisplay.from_estimators({"teacher": teacher, "tree": student}, X, y, teacher="teacher")
+    assert trade.report.loc["tree", "size_bytes"] < trade.report.loc["teacher", "size_bytes"]
+    plt.close("all")
