@@ -1,6 +1,6 @@
 """scikit-learn conformance: check_estimator on both estimators."""
 
-from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -29,6 +29,9 @@ FLOAT32_BATCHING = {
         DistilledRegressor(Ridge(), student=HistGradientBoostingRegressor(max_iter=20), **SETTINGS),
         DistilledClassifier(
             LogisticRegression(), student=HistGradientBoostingRegressor(max_iter=20), **SETTINGS
+        ),
+        DistilledClassifier(
+            LogisticRegression(), student=HistGradientBoostingClassifier(max_iter=20), **SETTINGS
         ),
     ],
     expected_failed_checks=lambda est: FLOAT32_BATCHING,
