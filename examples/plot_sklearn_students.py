@@ -51,7 +51,7 @@ teacher = make_pipeline(
 # ------------------
 #
 # Only ``student=`` changes, and for the tree the encoding: the MLP and the
-# boosted model get the default one (quantile-normalised numbers, one-hot
+# boosted model get the default one (piecewise-linear encoded numbers, one-hot
 # categories), the tree the raw numbers and ordinal-coded categories, so that
 # its thresholds read in the units of the table. The forest labels the
 # transfer set once: the synthetic rows and the teacher's outputs are cached,
