@@ -134,7 +134,7 @@ class BaseDistiller(BaseEstimator):
         # the compiled encoder is derived from the fitted preprocessor: pickles
         # hold whether there is one, and it is rebuilt when they are loaded (so
         # a pickle of an earlier release gets this release's encoder)
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: pickling must not change the estimator
         if state.get("_compiled_encoder_") is not None:
             state["_compiled_encoder_"] = True
         return state

@@ -77,6 +77,18 @@ def mixed_clf(mixed):
 # round trips
 
 
+def test_pickling_leaves_the_estimator_unchanged(mixed):
+    X, y = mixed
+    est = DistilledClassifier(LogisticRegression(), **FAST).fit(X.drop(columns=["color", "city"]).fillna(0), y)
+    Xn = X.drop(columns=["color", "city"]).fillna(0)
+    before = est.predict_proba(Xn)
+    encoder = est._compiled_encoder_
+    again = pickle.loads(pickle.dumps(est))
+    assert est._compiled_encoder_ is encoder
+    np.testing.assert_array_equal(est.predict_proba(Xn), before)
+    np.testing.assert_array_equal(again.predict_proba(Xn), before)
+
+
 def test_classifier_round_trip_mixed_frame(mixed, mixed_clf, tmp_path):
     X, _ = mixed
     path = tmp_path / "student.skdistill"
