@@ -297,7 +297,7 @@ STUDENT_ROWS = {
     "classification": ("hard", "distil", "default", *SKLEARN_ROWS),
     "regression": ("hard", "default", *SKLEARN_ROWS),
 }
-DEFAULT_ROWS = ("hard", "distil", "default")
+DEFAULT_STUDENT_ROWS = ("hard", "distil", "default")
 BASELINES = ("hard", "distil")  # the rows without augmentation, given a fair chance (``fair``)
 HGB_STUDENT_ITER = 50
 TREE_STUDENT_DEPTH = 6
@@ -1063,9 +1063,9 @@ def main():
     )
     parser.add_argument(
         "--rows",
-        default=",".join(DEFAULT_ROWS),
+        default=",".join(DEFAULT_STUDENT_ROWS),
         help=f"comma-separated student rows to fit, of {','.join(STUDENT_ROWS['classification'])} (default "
-        f"{','.join(DEFAULT_ROWS)}; regression has no distil)",
+        f"{','.join(DEFAULT_STUDENT_ROWS)}; regression has no distil)",
     )
     parser.add_argument(
         "--tune-splits",
