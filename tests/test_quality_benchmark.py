@@ -3,6 +3,7 @@
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
@@ -116,3 +117,32 @@ def test_goal_rows_reads_the_mean_rows(quality):
         }
     ]
     assert quality.check_goals(rows)[0][2] == "min 1.0111"
+
+
+def test_sklearn_student_rows_are_built_when_named_and_summarised(quality):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.tree import DecisionTreeRegressor
+
+    teacher = LogisticRegression()
+    makers = quality.students("classification", teacher, {}, rows={"default", "hgb_distil", "tree_labels"})
+    assert set(makers) == {"default", "hgb_distil", "tree_labels"}
+    hgb = makers["hgb_distil"]()
+    assert isinstance(hgb, DistilledClassifier) and isinstance(hgb.student, HistGradientBoostingRegressor)
+    assert hgb.student.max_iter == quality.HGB_STUDENT_ITER
+    tree = makers["tree_labels"]()
+    assert tree[-1].max_depth == quality.TREE_STUDENT_DEPTH
+    assert "hgb_distil" not in quality.students("classification", teacher, {}, rows=None)
+    reg = quality.students("regression", None, {}, rows={"tree_distil"})["tree_distil"]()
+    assert isinstance(reg.student, DecisionTreeRegressor)
+
+    df = pd.DataFrame(
+        {
+            "dataset": ["a"] * 5 + ["b"] * 5,
+            "teacher": ["HGB"] * 10,
+            "model": ["teacher", "hgb_labels", "hgb_distil", "tree_labels", "tree_distil"] * 2,
+            "accuracy": [0.9, 0.85, 0.88, 0.80, 0.79, 0.8, 0.82, 0.81, 0.7, 0.75],
+        }
+    )
+    _, agg = quality.classification_summary(df)
+    assert agg["hgb_distil_beats_labels"] == "1/2" and agg["tree_distil_beats_labels"] == "1/2"
+    assert agg["median_retention_hgb_distil"] == pytest.approx(np.median([0.88 / 0.9, 0.81 / 0.8]))
