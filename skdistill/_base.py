@@ -290,15 +290,10 @@ class BaseDistiller(BaseEstimator):
         fine when skdistill builds the network (None, or a module class given
         ``n_inputs``); a module instance or a skorch net was built by the user
         for one input per numeric column, as skdistill 0.1 encoded them, so
-        "auto" keeps the quantile transform for those. A scikit-learn student
-        gets the quantile transform too: a tree splits either encoding of a
-        number alike, and one column per number fits faster and reads as one
-        (:mod:`skdistill._sklearn_student`).
+        "auto" keeps the quantile transform for those.
         """
         if self.numeric_encoding != "auto":
             return self.numeric_encoding
-        if is_sklearn_student(self.student):
-            return "quantile"
         return "quantile" if isinstance(self.student, (torch.nn.Module, NeuralNet)) else "piecewise_linear"
 
     def _reset(self):

@@ -113,8 +113,8 @@ scikit-learn estimator
         normal distribution: the encoding of skdistill 0.1, slower to serve).
         ``"auto"`` is ``"piecewise_linear"`` when skdistill builds the
         network (``student`` None or a module class) and ``"quantile"`` for
-        a module instance, a skorch net (built for one input per numeric
-        column) or a scikit-learn student. Ignored with a user ``preprocessor``.
+        a module instance or a skorch net, built for one input per numeric
+        column. Ignored with a user ``preprocessor``.
     n_bins : int or "auto", default="auto"
         Largest number of bins per numeric column of the piecewise-linear
         encoding; "auto" gives 16 for up to 32 numeric columns, then fewer,

@@ -378,13 +378,3 @@ def test_displays_take_a_sklearn_student(forest_task):
     trade = CompressionTradeoffDisplay.from_estimators({"teacher": teacher, "tree": student}, X, y, teacher="teacher")
     assert trade.report.loc["tree", "size_bytes"] < trade.report.loc["teacher", "size_bytes"]
     plt.close("all")
-
-
-def test_auto_numeric_encoding_gives_a_sklearn_student_one_column_per_number(forest_task):
-    X, y, teacher = forest_task
-    tree = DistilledClassifier(teacher, student=DecisionTreeRegressor(max_depth=3), augment=None).fit(X, y)
-    assert tree.student_.n_features_in_ == X.shape[1]
-    binned = DistilledClassifier(
-        teacher, student=DecisionTreeRegressor(max_depth=3), numeric_encoding="piecewise_linear", augment=None
-    ).fit(X, y)
-    assert binned.student_.n_features_in_ > X.shape[1]
