@@ -379,7 +379,14 @@ class BaseDistiller(BaseEstimator):
             encoded.append(check_encoded(pre.transform(X_u)))
         augmenter = check_augmenter(self.augment)
         if augmenter is not None and n >= 2:
-            synth_key = _cache.data_key(x_key, augmenter.get_params() if hasattr(augmenter, "get_params") else repr(augmenter), seed, kinds)
+            # the rows depend on the space their neighbours are found in: the preprocessor's
+            synth_key = _cache.data_key(
+                x_key,
+                augmenter.get_params() if hasattr(augmenter, "get_params") else repr(augmenter),
+                seed,
+                kinds,
+                clone(pre),
+            )
             X_s = _cache.cached_call(
                 synth_key,
                 lambda: generate_rows(augmenter, X, Z, kinds, random_state=seed, verbose=self.verbose),

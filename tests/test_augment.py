@@ -176,3 +176,25 @@ def test_generate_rows_passes_verbose_only_when_accepted():
     with_verbose = WithVerbose()
     generate_rows(with_verbose, X, X, ["numeric"] * 2, random_state=0, verbose=2)
     assert with_verbose.verbose == 2
+
+
+def test_synthetic_rows_are_cached_per_encoding_space(binary_data):
+    from sklearn.linear_model import LogisticRegression
+
+    from skdistill import DistilledClassifier, MungeAugmenter
+
+    calls = []
+
+    class Counting(MungeAugmenter):
+        def generate(self, X, Z, kinds, random_state=None, verbose=0):
+            calls.append(Z.shape[1])
+            return super().generate(X, Z, kinds, random_state=random_state, verbose=verbose)
+
+    X, y = binary_data
+    teacher = LogisticRegression().fit(X, y)
+    common = dict(augment=Counting(size_factor=2), max_epochs=1, random_state=0)
+    DistilledClassifier(teacher, **common).fit(X, y)
+    DistilledClassifier(teacher, **common).fit(X, y)  # same data and encoding: cached
+    assert len(calls) == 1
+    DistilledClassifier(teacher, numeric_encoding="quantile", **common).fit(X, y)  # neighbours in another space
+    assert len(calls) == 2 and calls[0] > calls[1] == X.shape[1]
