@@ -88,7 +88,7 @@ class MungeAugmenter(BaseEstimator):
             out[start:stop] = np.where(first_is_self, idx[:, -1], idx[:, 0])
         return out
 
-    def generate(self, X, Z, kinds, random_state=None, verbose=0):
+    def generate(self, X, Z, kinds, random_state=None, verbose=0, return_source=False):
         """Synthetic rows like ``X`` (same type, columns and dtypes).
 
         Parameters
@@ -100,6 +100,16 @@ class MungeAugmenter(BaseEstimator):
         kinds : list of {"numeric", "categorical"}
             Kind of each column of X.
         random_state : int, RandomState or None
+        verbose : int, default=0
+        return_source : bool, default=False
+            Also return, for each synthetic row, the index of the real row it
+            was made from (the distillers give it that row's sample weight).
+
+        Returns
+        -------
+        X_synth : DataFrame or ndarray of shape (n_synthetic, n_features)
+        source : ndarray of shape (n_synthetic,)
+            Only with ``return_source=True``.
         """
         self._validate_params()
         rng = check_random_state(random_state)
@@ -130,8 +140,10 @@ class MungeAugmenter(BaseEstimator):
                 columns[j] = new
         if is_frame:
             out = pd.DataFrame(columns, columns=X.columns)
-            return out.astype(X.dtypes.to_dict(), errors="ignore")
-        return np.column_stack([columns[j] for j in range(len(kinds))]).astype(X.dtype, copy=False)
+            out = out.astype(X.dtypes.to_dict(), errors="ignore")
+        else:
+            out = np.column_stack([columns[j] for j in range(len(kinds))]).astype(X.dtype, copy=False)
+        return (out, rows) if return_source else out
 
     def _continuous(self, mine, theirs, swap, values, rng):
         a = np.asarray(mine, dtype=np.float64)

@@ -144,6 +144,8 @@ def clear_cache():
 
 
 def _nbytes(value):
+    if isinstance(value, tuple):
+        return sum(_nbytes(v) for v in value)
     if isinstance(value, np.ndarray):
         return value.nbytes
     memory_usage = getattr(value, "memory_usage", None)
@@ -157,8 +159,8 @@ def _label(adapter, X):
     return adapter.outputs(X)
 
 
-def _fit(teacher, X, y):
-    return teacher.fit(X, y)
+def _fit(teacher, X, y, fit_params):
+    return teacher.fit(X, y, **fit_params)
 
 
 def teacher_outputs(adapter, X, x_key, memory=None):
@@ -184,24 +186,26 @@ def teacher_outputs(adapter, X, x_key, memory=None):
     return out
 
 
-def fit_teacher(teacher, X, y, memory=None):
+def fit_teacher(teacher, X, y, memory=None, fit_params=None):
     """Fit an (already cloned, unfitted) teacher, cached on its parameters and the data.
 
-    The same unfitted teacher configuration fitted on the same data is reused,
-    as Pipeline's ``memory`` reuses fitted transformers.
+    The same unfitted teacher configuration fitted on the same data with the
+    same ``fit_params`` (``sample_weight`` ...) is reused, as Pipeline's
+    ``memory`` reuses fitted transformers.
     """
+    fit_params = {} if fit_params is None else dict(fit_params)
     try:
-        key = ("fit", joblib.hash(teacher), data_key(X, y))
+        key = ("fit", joblib.hash(teacher), data_key(X, y, sorted(fit_params.items())))
     except Exception:  # an unpicklable teacher cannot be keyed: fit, uncached
-        return teacher.fit(X, y)
+        return teacher.fit(X, y, **fit_params)
     cached = _FITTED.get(key)
     if cached is not None:
         return cached
     memory = check_memory(memory)
     if memory.location is not None:
-        fitted = memory.cache(_fit)(teacher, X, y)
+        fitted = memory.cache(_fit)(teacher, X, y, fit_params)
     else:
-        fitted = teacher.fit(X, y)
+        fitted = teacher.fit(X, y, **fit_params)
     _FITTED.put(key, fitted)
     return fitted
 

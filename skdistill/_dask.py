@@ -355,7 +355,7 @@ class broadcast_teacher:
 
 
 
-def _never_fit(teacher, X, y):  # pragma: no cover - teachers are checked fitted first
+def _never_fit(teacher, X, y, original=None):  # pragma: no cover - teachers are checked fitted first
     raise ValueError("label_transfer_set needs a fitted teacher")
 
 
