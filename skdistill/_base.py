@@ -129,6 +129,29 @@ class BaseDistiller(BaseEstimator):
             obj._metadata_request = clone(self._metadata_request)
         return obj
 
+    # ------------------------------------------------------------------
+    # pickling: an unfitted distiller on its way to a worker process (a grid
+    # search with n_jobs) carries the content hash of its fitted teachers, so
+    # that the copies a worker unpickles share the teacher-output cache
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: never add to self.__dict__
+        if "student_" not in self.__dict__:
+            teachers = list(self.teacher) if _is_sequence(self.teacher) else [self.teacher]
+            tokens = [_cache.content_token(t) if is_fitted(t) else None for t in teachers]
+            if any(tok is not None for tok in tokens):
+                state["_teacher_tokens"] = tokens
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        tokens = state.pop("_teacher_tokens", None)
+        super().__setstate__(state)
+        if tokens is not None:
+            teachers = list(self.teacher) if _is_sequence(self.teacher) else [self.teacher]
+            for t, token in zip(teachers, tokens):
+                _cache.register_token(t, token)
+
     def set_params(self, **params):
         nested = [k for k in params if k.startswith("teacher__")]
         if nested and not _is_sequence(self.teacher) and is_fitted(self.teacher):

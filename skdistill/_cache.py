@@ -7,7 +7,12 @@ Two layers, both keyed by what determines the result:
   distinct training set. A fitted teacher is identified by object identity
   plus a cheap fingerprint of its fitted state (ids of its fitted attributes,
   recursively; versions of torch parameters), so refitting it in place, or
-  training a torch teacher, invalidates its entries;
+  training a torch teacher, invalidates its entries. A teacher that travels
+  to worker processes inside a distiller (``GridSearchCV(n_jobs=2)``: every
+  task unpickles its own copy) is identified by a content hash instead
+  (:func:`content_token`), computed once per teacher object in the parent
+  and carried by the pickle, so that the copies in one worker share their
+  entries;
 * an optional :class:`joblib.Memory` (``memory=`` as in
   :class:`~sklearn.pipeline.Pipeline`) that persists across processes and
   runs; joblib hashes the teacher and the data itself.
@@ -64,6 +69,65 @@ def _fingerprint(obj, depth=0):
         )
         return (type(obj).__name__, id(obj), items)
     return id(obj)
+
+
+#: id(teacher) -> (weakref, fingerprint, content token); see content_token.
+_TOKENS = {}
+_TOKENS_LOCK = threading.Lock()
+
+
+def _forget_token(key, ref):
+    with _TOKENS_LOCK:
+        entry = _TOKENS.get(key)
+        if entry is not None and entry[0] is ref:
+            del _TOKENS[key]
+
+
+def register_token(est, token, fingerprint=None):
+    """Remember that ``est`` (as it is now) has the content hash ``token``.
+
+    Used for a teacher unpickled with the token its original had, so that
+    the copies of one teacher in a process share cache entries without
+    hashing it again. The token is forgotten when ``est`` is garbage
+    collected or its fitted state changes (a refit in place).
+    """
+    if token is None:
+        return
+    key = id(est)
+    try:
+        ref = weakref.ref(est, lambda r: _forget_token(key, r))
+    except TypeError:
+        return
+    fp = _fingerprint(est) if fingerprint is None else fingerprint
+    with _TOKENS_LOCK:
+        _TOKENS[key] = (ref, fp, token)
+
+
+def known_token(est, fingerprint=None):
+    """The content token registered for ``est`` if still valid, else None."""
+    with _TOKENS_LOCK:
+        entry = _TOKENS.get(id(est))
+    if entry is None or entry[0]() is not est:
+        return None
+    fp = _fingerprint(est) if fingerprint is None else fingerprint
+    return entry[2] if entry[1] == fp else None
+
+
+def content_token(est):
+    """A content hash of a fitted teacher (``joblib.hash``), once per object.
+
+    Computed again only after the teacher's fitted state changes; None for
+    a teacher that cannot be hashed (not picklable).
+    """
+    fp = _fingerprint(est)
+    token = known_token(est, fp)
+    if token is None:
+        try:
+            token = joblib.hash(est)
+        except Exception:
+            return None
+        register_token(est, token, fp)
+    return token
 
 
 class _Entry:
@@ -173,8 +237,13 @@ def teacher_outputs(adapter, X, x_key, memory=None):
     if len(members) > 1:
         return adapter.combine([teacher_outputs(m, X, x_key, memory) for m in members])
     est = adapter.estimator
-    key = ("outputs", _fingerprint(est), x_key)
-    cached = _OUTPUTS.get(key, owners=(est,))
+    fp = _fingerprint(est)
+    token = known_token(est, fp)
+    if token is not None:  # keyed by content: shared by the unpickled copies of a teacher
+        key, owners = ("outputs", "content", token, x_key), ()
+    else:
+        key, owners = ("outputs", fp, x_key), (est,)
+    cached = _OUTPUTS.get(key, owners=owners)
     if cached is not None:
         return cached
     memory = check_memory(memory)
@@ -182,7 +251,7 @@ def teacher_outputs(adapter, X, x_key, memory=None):
         out = memory.cache(_label, ignore=[])(adapter, X)
     else:
         out = adapter.outputs(X)
-    _OUTPUTS.put(key, out, owners=(est,), nbytes=out.nbytes)
+    _OUTPUTS.put(key, out, owners=owners, nbytes=out.nbytes)
     return out
 
 
