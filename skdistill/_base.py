@@ -327,8 +327,8 @@ class BaseDistiller(BaseEstimator):
         requested with ``set_fit_request``, and routes fit metadata to each
         unfitted teacher as the teacher requests it (``teacher`` for a
         single teacher, ``teacher_<i>`` for the i-th of a list). A fitted
-        teacher is never fit, so nothing is routed to it. See the
-        :ref:`scikit-learn User Guide <metadata_routing>`.
+        teacher is never fit, so nothing is routed to it. See scikit-learn's
+        user guide on metadata routing.
 
         Returns
         -------
