@@ -131,14 +131,14 @@ class BaseDistiller(BaseEstimator):
 
     # ------------------------------------------------------------------
     # pickling: an unfitted distiller on its way to a worker process (a grid
-    # search with n_jobs) carries the content hash of its fitted teachers, so
-    # that the copies a worker unpickles share the teacher-output cache
+    # search with n_jobs) carries the tokens of its fitted teachers, so that
+    # the copies a worker unpickles share the teacher-output cache
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never add to self.__dict__
         if "student_" not in self.__dict__:
             teachers = list(self.teacher) if _is_sequence(self.teacher) else [self.teacher]
-            tokens = [_cache.content_token(t) if is_fitted(t) else None for t in teachers]
+            tokens = [_cache.teacher_token(t) if is_fitted(t) else None for t in teachers]
             if any(tok is not None for tok in tokens):
                 state["_teacher_tokens"] = tokens
         return state

@@ -9,10 +9,10 @@ Two layers, both keyed by what determines the result:
   recursively; versions of torch parameters), so refitting it in place, or
   training a torch teacher, invalidates its entries. A teacher that travels
   to worker processes inside a distiller (``GridSearchCV(n_jobs=2)``: every
-  task unpickles its own copy) is identified by a content hash instead
-  (:func:`content_token`), computed once per teacher object in the parent
-  and carried by the pickle, so that the copies in one worker share their
-  entries;
+  task unpickles its own copy) is identified by a token instead
+  (:func:`teacher_token`), drawn once per teacher object and fitted state in
+  the parent and carried by the pickle, so that the copies in one worker
+  share their entries;
 * an optional :class:`joblib.Memory` (``memory=`` as in
   :class:`~sklearn.pipeline.Pipeline`) that persists across processes and
   runs; joblib hashes the teacher and the data itself.
@@ -21,6 +21,7 @@ Temperature and alpha act after the cache: the cache holds raw logits.
 """
 
 import threading
+import uuid
 import weakref
 from collections import OrderedDict
 
@@ -71,7 +72,7 @@ def _fingerprint(obj, depth=0):
     return id(obj)
 
 
-#: id(teacher) -> (weakref, fingerprint, content token); see content_token.
+#: id(teacher) -> (weakref, fingerprint, token); see teacher_token.
 _TOKENS = {}
 _TOKENS_LOCK = threading.Lock()
 
@@ -84,7 +85,7 @@ def _forget_token(key, ref):
 
 
 def register_token(est, token, fingerprint=None):
-    """Remember that ``est`` (as it is now) has the content hash ``token``.
+    """Remember that ``est`` (as it is now) has the token ``token``.
 
     Used for a teacher unpickled with the token its original had, so that
     the copies of one teacher in a process share cache entries without
@@ -104,7 +105,7 @@ def register_token(est, token, fingerprint=None):
 
 
 def known_token(est, fingerprint=None):
-    """The content token registered for ``est`` if still valid, else None."""
+    """The token registered for ``est`` if still valid, else None."""
     with _TOKENS_LOCK:
         entry = _TOKENS.get(id(est))
     if entry is None or entry[0]() is not est:
@@ -113,20 +114,22 @@ def known_token(est, fingerprint=None):
     return entry[2] if entry[1] == fp else None
 
 
-def content_token(est):
-    """A content hash of a fitted teacher (``joblib.hash``), once per object.
+def teacher_token(est):
+    """A token naming a fitted teacher in its current state.
 
-    Computed again only after the teacher's fitted state changes; None for
-    a teacher that cannot be hashed (not picklable).
+    Drawn at random once per teacher object (hashing a large teacher's
+    content would cost seconds), again after its fitted state changes (a
+    refit in place); the unpickled copies of the teacher get the same token
+    (:func:`register_token`), so that they share cache entries. None for an
+    object that cannot be weakly referenced.
     """
     fp = _fingerprint(est)
     token = known_token(est, fp)
     if token is None:
-        try:
-            token = joblib.hash(est)
-        except Exception:
-            return None
+        token = uuid.uuid4().hex
         register_token(est, token, fp)
+        if known_token(est, fp) is None:
+            return None
     return token
 
 
@@ -239,8 +242,8 @@ def teacher_outputs(adapter, X, x_key, memory=None):
     est = adapter.estimator
     fp = _fingerprint(est)
     token = known_token(est, fp)
-    if token is not None:  # keyed by content: shared by the unpickled copies of a teacher
-        key, owners = ("outputs", "content", token, x_key), ()
+    if token is not None:  # keyed by token: shared by the unpickled copies of a teacher
+        key, owners = ("outputs", "token", token, x_key), ()
     else:
         key, owners = ("outputs", fp, x_key), (est,)
     cached = _OUTPUTS.get(key, owners=owners)

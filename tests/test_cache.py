@@ -57,16 +57,16 @@ def test_unpickled_copies_of_a_distiller_share_teacher_outputs(data, tmp_path):
     assert len(_calls(log)) == n_calls  # the second copy hits the cache
 
 
-def test_content_token_follows_a_refit_in_place(data):
+def test_teacher_token_follows_a_refit_in_place(data):
     X, y = data
     teacher = LogisticRegression().fit(X, y)
-    token = _cache.content_token(teacher)
-    assert _cache.content_token(teacher) == token
+    token = _cache.teacher_token(teacher)
+    assert _cache.teacher_token(teacher) == token
     copy = pickle.loads(pickle.dumps(teacher))
     _cache.register_token(copy, token)  # as an unpickled distiller does
     assert _cache.known_token(copy) == token
     teacher.fit(X[:100], y[:100])  # new fitted attributes: a new token
-    assert _cache.content_token(teacher) != token
+    assert _cache.teacher_token(teacher) != token
     copy.fit(X[:100], y[:100])
     assert _cache.known_token(copy) is None
 
