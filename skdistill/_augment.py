@@ -94,7 +94,7 @@ class MungeAugmenter(BaseEstimator):
             out[start:stop] = np.where(first_is_self, idx[:, -1], idx[:, 0])
         return out
 
-    def generate(self, X, Z, kinds, random_state=None, verbose=0):
+    def generate(self, X, Z, kinds, random_state=None, verbose=0, return_source=False):
         """Synthetic rows like ``X`` (same type, columns and dtypes).
 
         Parameters
@@ -108,6 +108,9 @@ class MungeAugmenter(BaseEstimator):
         random_state : int, RandomState or None
         verbose : int, default=0
             Progress reporting for the neighbour search.
+        return_source : bool, default=False
+            Also return, for each synthetic row, the index of the real row it
+            was made from (the distillers give it that row's sample weight).
 
         Returns
         -------
@@ -115,6 +118,8 @@ class MungeAugmenter(BaseEstimator):
             ``n_synthetic(n_samples)`` rows; row ``i`` is made from real row
             ``i % n_samples`` (or from a random real row when ``max_rows``
             caps the count).
+        source : ndarray of shape (n_synthetic,)
+            Only with ``return_source=True``.
         """
         self._validate_params()
         rng = check_random_state(random_state)
@@ -147,8 +152,10 @@ class MungeAugmenter(BaseEstimator):
                 columns[j] = new
         if is_frame:
             out = pd.DataFrame(columns, columns=X.columns)
-            return out.astype(X.dtypes.to_dict(), errors="ignore")
-        return np.column_stack([columns[j] for j in range(len(kinds))]).astype(X.dtype, copy=False)
+            out = out.astype(X.dtypes.to_dict(), errors="ignore")
+        else:
+            out = np.column_stack([columns[j] for j in range(len(kinds))]).astype(X.dtype, copy=False)
+        return (out, rows) if return_source else out
 
     def _continuous(self, mine, theirs, swap, values, rng):
         a = np.asarray(mine, dtype=np.float64)
@@ -200,19 +207,26 @@ def _castable(new, col):
 
 
 def generate_rows(augmenter, X, Z, kinds, random_state, verbose=0):
-    """Call ``augmenter.generate``; ``verbose`` is passed only if it is accepted.
+    """``(synthetic rows, index of each one's source row or None)``.
 
-    The documented protocol is ``generate(X, Z, kinds, random_state)``; the
-    built-in augmenter also takes ``verbose``.
+    Calls ``augmenter.generate``. The documented protocol is
+    ``generate(X, Z, kinds, random_state)``; ``verbose`` is passed only if it
+    is accepted, and the source rows are asked for (``return_source=True``)
+    only from augmenters whose ``generate`` takes it, as
+    :class:`MungeAugmenter` does (the distillers give each synthetic row its
+    source row's sample weight).
     """
     kwargs = {"random_state": random_state}
     try:
-        params = inspect.signature(augmenter.generate).parameters.values()
+        params = {p.name: p for p in inspect.signature(augmenter.generate).parameters.values()}
     except (TypeError, ValueError):  # no introspectable signature
-        params = ()
-    if any(p.name == "verbose" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        params = {}
+    if "verbose" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         kwargs["verbose"] = verbose
-    return augmenter.generate(X, Z, kinds, **kwargs)
+    if "return_source" in params:
+        X_s, source = augmenter.generate(X, Z, kinds, return_source=True, **kwargs)
+        return X_s, np.asarray(source, dtype=np.int64)
+    return augmenter.generate(X, Z, kinds, **kwargs), None
 
 
 def check_augmenter(augment):

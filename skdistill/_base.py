@@ -14,6 +14,7 @@ One fit, in order (:meth:`BaseDistiller.fit`):
 6. train the skorch student (:mod:`skdistill._student`).
 """
 
+import inspect
 import numbers
 import threading
 import warnings
@@ -26,10 +27,18 @@ from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.validation import (
     _assert_all_finite,
+    _check_sample_weight,
     check_array,
     check_is_fitted,
+    has_fit_parameter,
     validate_data,
 )
 
@@ -130,22 +139,6 @@ class BaseDistiller(BaseEstimator):
     #: :func:`~skdistill.save_student`, get these when loaded.
     _LEGACY_PARAMS = {"numeric_encoding": "quantile", "n_bins": "auto"}
 
-    def __getstate__(self):
-        # the compiled encoder is derived from the fitted preprocessor: pickles
-        # hold whether there is one, and it is rebuilt when they are loaded (so
-        # a pickle of an earlier release gets this release's encoder)
-        state = dict(super().__getstate__())  # a copy: pickling must not change the estimator
-        if state.get("_compiled_encoder_") is not None:
-            state["_compiled_encoder_"] = True
-        return state
-
-    def __setstate__(self, state):
-        for name, value in self._LEGACY_PARAMS.items():
-            state.setdefault(name, value)
-        if state.get("_compiled_encoder_") is not None:
-            state["_compiled_encoder_"] = compile_encoder(state["preprocessor_"])
-        super().__setstate__(state)
-
     # ------------------------------------------------------------------
     # cloning: a fitted teacher is shared, never copied
 
@@ -160,6 +153,43 @@ class BaseDistiller(BaseEstimator):
         if hasattr(self, "_metadata_request"):
             obj._metadata_request = clone(self._metadata_request)
         return obj
+
+    # ------------------------------------------------------------------
+    # pickling: an unfitted distiller on its way to a worker process (a grid
+    # search with n_jobs) carries the tokens of its fitted teachers, so that
+    # the copies a worker unpickles share the teacher-output cache
+
+    # ------------------------------------------------------------------
+    # pickling
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: pickling must not change the estimator
+        # the compiled encoder is derived from the fitted preprocessor: pickles
+        # hold whether there is one, and it is rebuilt when they are loaded (so
+        # a pickle of an earlier release gets this release's encoder)
+        if state.get("_compiled_encoder_") is not None:
+            state["_compiled_encoder_"] = True
+        # an unfitted distiller's fitted teachers travel with their cache token,
+        # so that copies unpickled in one worker share teacher outputs
+        if "student_" not in self.__dict__:
+            teachers = list(self.teacher) if _is_sequence(self.teacher) else [self.teacher]
+            tokens = [_cache.teacher_token(t) if is_fitted(t) else None for t in teachers]
+            if any(tok is not None for tok in tokens):
+                state["_teacher_tokens"] = tokens
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        for name, value in self._LEGACY_PARAMS.items():
+            state.setdefault(name, value)
+        if state.get("_compiled_encoder_") is not None:
+            state["_compiled_encoder_"] = compile_encoder(state["preprocessor_"])
+        tokens = state.pop("_teacher_tokens", None)
+        super().__setstate__(state)
+        if tokens is not None:
+            teachers = list(self.teacher) if _is_sequence(self.teacher) else [self.teacher]
+            for t, token in zip(teachers, tokens):
+                _cache.register_token(t, token)
 
     def set_params(self, **params):
         nested = [k for k in params if k.startswith("teacher__")]
@@ -301,7 +331,7 @@ class BaseDistiller(BaseEstimator):
             delattr(self, name)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None, *, X_unlabeled=None):
+    def fit(self, X, y=None, *, sample_weight=None, X_unlabeled=None, **fit_params):
         """Distil the teacher into the student.
 
         Parameters
@@ -311,6 +341,19 @@ class BaseDistiller(BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
             True targets. May be None only when ``alpha=1`` and the teacher
             is fitted.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows of X; None weighs every row 1.
+            A row's weight multiplies its loss in both terms (teacher and
+            true target), each term being a weighted mean, so that an
+            integer weight acts as that many copies of the row. The MUNGE
+            rows made from a row inherit its weight (synthetic rows of an
+            augmenter that does not report their source rows get the mean
+            weight); rows of ``X_unlabeled`` weigh 1, as one row each. The
+            weights also weigh the early-stopping validation scores. An
+            unfitted teacher gets them in its own ``fit`` when its ``fit``
+            accepts ``sample_weight`` (with metadata routing enabled: when
+            it requests them, ``teacher.set_fit_request(sample_weight=True)``).
+            The student's preprocessor is fit unweighted.
         X_unlabeled : array-like, DataFrame or TransferSet, default=None
             Extra rows without targets, same columns as X. The teacher labels
             them and the student learns the teacher's outputs on them. A
@@ -318,6 +361,12 @@ class BaseDistiller(BaseEstimator):
             teacher, on disk, see :func:`~skdistill.label_transfer_set`) is
             streamed through training one chunk at a time instead of being
             loaded, so memory does not grow with its size.
+        **fit_params : dict
+            Parameters of an unfitted teacher's ``fit`` (for a Pipeline
+            teacher, ``step__param``). With a list of teachers, each unfitted
+            teacher gets them all. With metadata routing enabled
+            (``sklearn.set_config(enable_metadata_routing=True)``) they are
+            routed instead, to the teachers that request them.
 
         Returns
         -------
@@ -325,20 +374,101 @@ class BaseDistiller(BaseEstimator):
         """
         self._reset()
         try:
-            return self._fit(X, y, X_unlabeled)
+            return self._fit(X, y, X_unlabeled, sample_weight, fit_params)
         except BaseException:
             self._reset()
             raise
 
-    def _fit(self, X, y, X_unlabeled):
+    # ------------------------------------------------------------------
+    # weights and metadata routing
+
+    def _unfitted_teachers(self):
+        """``(name, teacher)`` of each teacher that fit will fit (a clone of).
+
+        The name is ``"teacher"`` for a single teacher, ``"teacher_<i>"`` for
+        the i-th of a list: the names of the metadata router.
+        """
+        several = _is_sequence(self.teacher)
+        teachers = list(self.teacher) if several else [self.teacher]
+        return [
+            (f"teacher_{i}" if several else "teacher", t)
+            for i, t in enumerate(teachers)
+            if hasattr(t, "fit") and hasattr(t, "get_params") and not is_fitted(t)
+        ]
+
+    def get_metadata_routing(self):
+        """Get the metadata routing of this object.
+
+        ``fit`` consumes ``sample_weight`` (and ``X_unlabeled``) itself, as
+        requested with ``set_fit_request``, and routes fit metadata to each
+        unfitted teacher as the teacher requests it (``teacher`` for a
+        single teacher, ``teacher_<i>`` for the i-th of a list). A fitted
+        teacher is never fit, so nothing is routed to it. See scikit-learn's
+        user guide on metadata routing.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        router = MetadataRouter(owner=self).add_self_request(self)
+        for name, t in self._unfitted_teachers():
+            router.add(**{name: t}, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        return router
+
+    def _teacher_fit_params(self, sample_weight, fit_params):
+        """The ``fit`` parameters of each unfitted teacher, keyed by ``id``."""
+        teachers = self._unfitted_teachers()
+        if _routing_enabled():
+            passed = dict(fit_params)
+            if sample_weight is not None:
+                passed["sample_weight"] = sample_weight
+            routed = process_routing(self, "fit", **passed)
+            return {id(t): dict(routed[name].fit) for name, t in teachers}
+        if fit_params and not teachers:
+            raise TypeError(
+                f"{type(self).__name__}.fit got unexpected argument(s) {sorted(fit_params)}: "
+                "extra fit parameters are passed to an unfitted teacher's fit, and this "
+                "teacher is fitted (it is never refit)"
+            )
+        out = {}
+        for _, t in teachers:
+            params = dict(fit_params)
+            if sample_weight is not None:
+                if has_fit_parameter(t, "sample_weight"):
+                    params["sample_weight"] = sample_weight
+                else:
+                    _warn(
+                        f"the teacher {type(t).__name__} does not accept sample_weight in fit, "
+                        "so it is fit unweighted (the student's loss is still weighted). For a "
+                        "Pipeline teacher, pass the weights to its final step as "
+                        "'<step>__sample_weight'."
+                    )
+            out[id(t)] = params
+        return out
+
+    def _row_weights(self, sample_weight, y):
+        """The weights of the real rows in the loss (None: all 1); the
+        classifier multiplies in ``class_weight``."""
+        return sample_weight
+
+    def _fit(self, X, y, X_unlabeled, sample_weight, fit_params):
         device = resolve_device(self.device)
         allow_nan = _teacher_allows_nan(self.teacher)
         X = self._check_X(X, reset=True, allow_nan=allow_nan)
         n = X.shape[0]
         y = self._check_y(y, n)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        teacher_params = self._teacher_fit_params(sample_weight, fit_params)
+        weights = self._row_weights(sample_weight, y)
         rng = check_random_state(self.random_state)
         x_key = _cache.data_key(X)
         seed = _seed_from(x_key) if self.random_state is None else int(rng.randint(2**31 - 1))
+
+        def fit_one(t, X_, y_, original):
+            return _cache.fit_teacher(t, X_, y_, self.memory, teacher_params.get(id(original), {}))
 
         adapter = resolve_teacher(
             self.teacher,
@@ -348,7 +478,7 @@ class BaseDistiller(BaseEstimator):
             y=y,
             n_features=X.shape[1],
             device=device,
-            fit_one=lambda t, X_, y_: _cache.fit_teacher(t, X_, y_, self.memory),
+            fit_one=fit_one,
             labeling_batch_size=self.labeling_batch_size,
             verbose=self.verbose,
         )
@@ -370,6 +500,7 @@ class BaseDistiller(BaseEstimator):
         # the transfer set
         outputs = [_cache.teacher_outputs(adapter, X, x_key, self.memory)]
         encoded = [Z]
+        row_weights = [weights if weights is not None else np.ones(n)]
         on_disk = None  # an on-disk TransferSet: read chunk by chunk while training
         if isinstance(X_unlabeled, TransferSet):
             on_disk = X_unlabeled._check_for(self, adapter, n_outputs=outputs[0].shape[1])
@@ -377,6 +508,7 @@ class BaseDistiller(BaseEstimator):
             X_u = self._check_X(X_unlabeled, reset=False, allow_nan=allow_nan)
             outputs.append(_cache.teacher_outputs(adapter, X_u, _cache.data_key(X_u), self.memory))
             encoded.append(check_encoded(pre.transform(X_u)))
+            row_weights.append(np.ones(X_u.shape[0]))  # one unlabeled row counts as one row
         augmenter = check_augmenter(self.augment)
         if augmenter is not None and n >= 2:
             # the rows depend on the space their neighbours are found in: the preprocessor's
@@ -387,15 +519,22 @@ class BaseDistiller(BaseEstimator):
                 kinds,
                 clone(pre),
             )
-            X_s = _cache.cached_call(
+            X_s, source = _cache.cached_call(
                 synth_key,
                 lambda: generate_rows(augmenter, X, Z, kinds, random_state=seed, verbose=self.verbose),
             )
             outputs.append(_cache.teacher_outputs(adapter, X_s, synth_key, self.memory))
             encoded.append(check_encoded(pre.transform(X_s)))
+            if weights is None:
+                row_weights.append(np.ones(X_s.shape[0]))
+            elif source is not None:
+                row_weights.append(weights[source])  # a synthetic row weighs as its source row
+            else:
+                row_weights.append(np.full(X_s.shape[0], weights.mean()))
         outputs = np.concatenate(outputs, axis=0)
         Z_all = np.concatenate(encoded, axis=0) if len(encoded) > 1 else Z
-        targets = self._build_targets(outputs, y_enc, n)
+        row_weights = np.concatenate(row_weights) if weights is not None else None
+        targets = self._build_targets(outputs, y_enc, n, row_weights)
         n_transfer = Z_all.shape[0] + (0 if on_disk is None else on_disk.n_rows)
 
         if is_sklearn_student(self.student):  # a scikit-learn student: trained in _sklearn_student.py

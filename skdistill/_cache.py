@@ -7,7 +7,12 @@ Two layers, both keyed by what determines the result:
   distinct training set. A fitted teacher is identified by object identity
   plus a cheap fingerprint of its fitted state (ids of its fitted attributes,
   recursively; versions of torch parameters), so refitting it in place, or
-  training a torch teacher, invalidates its entries;
+  training a torch teacher, invalidates its entries. A teacher that travels
+  to worker processes inside a distiller (``GridSearchCV(n_jobs=2)``: every
+  task unpickles its own copy) is identified by a token instead
+  (:func:`teacher_token`), drawn once per teacher object and fitted state in
+  the parent and carried by the pickle, so that the copies in one worker
+  share their entries;
 * an optional :class:`joblib.Memory` (``memory=`` as in
   :class:`~sklearn.pipeline.Pipeline`) that persists across processes and
   runs; joblib hashes the teacher and the data itself.
@@ -16,6 +21,7 @@ Temperature and alpha act after the cache: the cache holds raw logits.
 """
 
 import threading
+import uuid
 import weakref
 from collections import OrderedDict
 
@@ -72,6 +78,67 @@ def _fingerprint(obj, depth=0):
         )
         return (type(obj).__name__, id(obj), items)
     return id(obj)
+
+
+#: id(teacher) -> (weakref, fingerprint, token); see teacher_token.
+_TOKENS = {}
+_TOKENS_LOCK = threading.Lock()
+
+
+def _forget_token(key, ref):
+    with _TOKENS_LOCK:
+        entry = _TOKENS.get(key)
+        if entry is not None and entry[0] is ref:
+            del _TOKENS[key]
+
+
+def register_token(est, token, fingerprint=None):
+    """Remember that ``est`` (as it is now) has the token ``token``.
+
+    Used for a teacher unpickled with the token its original had, so that
+    the copies of one teacher in a process share cache entries without
+    hashing it again. The token is forgotten when ``est`` is garbage
+    collected or its fitted state changes (a refit in place).
+    """
+    if token is None:
+        return
+    key = id(est)
+    try:
+        ref = weakref.ref(est, lambda r: _forget_token(key, r))
+    except TypeError:
+        return
+    fp = _fingerprint(est) if fingerprint is None else fingerprint
+    with _TOKENS_LOCK:
+        _TOKENS[key] = (ref, fp, token)
+
+
+def known_token(est, fingerprint=None):
+    """The token registered for ``est`` if still valid, else None."""
+    with _TOKENS_LOCK:
+        entry = _TOKENS.get(id(est))
+    if entry is None or entry[0]() is not est:
+        return None
+    fp = _fingerprint(est) if fingerprint is None else fingerprint
+    return entry[2] if entry[1] == fp else None
+
+
+def teacher_token(est):
+    """A token naming a fitted teacher in its current state.
+
+    Drawn at random once per teacher object (hashing a large teacher's
+    content would cost seconds), again after its fitted state changes (a
+    refit in place); the unpickled copies of the teacher get the same token
+    (:func:`register_token`), so that they share cache entries. None for an
+    object that cannot be weakly referenced.
+    """
+    fp = _fingerprint(est)
+    token = known_token(est, fp)
+    if token is None:
+        token = uuid.uuid4().hex
+        register_token(est, token, fp)
+        if known_token(est, fp) is None:
+            return None
+    return token
 
 
 class _Entry:
@@ -152,6 +219,8 @@ def clear_cache():
 
 
 def _nbytes(value):
+    if isinstance(value, tuple):
+        return sum(_nbytes(v) for v in value)
     if isinstance(value, np.ndarray):
         return value.nbytes
     memory_usage = getattr(value, "memory_usage", None)
@@ -165,8 +234,8 @@ def _label(adapter, X):
     return adapter.outputs(X)
 
 
-def _fit(teacher, X, y):
-    return teacher.fit(X, y)
+def _fit(teacher, X, y, fit_params):
+    return teacher.fit(X, y, **fit_params)
 
 
 def teacher_outputs(adapter, X, x_key, memory=None):
@@ -179,8 +248,13 @@ def teacher_outputs(adapter, X, x_key, memory=None):
     if len(members) > 1:
         return adapter.combine([teacher_outputs(m, X, x_key, memory) for m in members])
     est = adapter.estimator
-    key = ("outputs", _fingerprint(est), x_key)
-    cached = _OUTPUTS.get(key, owners=(est,))
+    fp = _fingerprint(est)
+    token = known_token(est, fp)
+    if token is not None:  # keyed by token: shared by the unpickled copies of a teacher
+        key, owners = ("outputs", "token", token, x_key), ()
+    else:
+        key, owners = ("outputs", fp, x_key), (est,)
+    cached = _OUTPUTS.get(key, owners=owners)
     if cached is not None:
         return cached
     memory = check_memory(memory)
@@ -188,28 +262,30 @@ def teacher_outputs(adapter, X, x_key, memory=None):
         out = memory.cache(_label, ignore=[])(adapter, X)
     else:
         out = adapter.outputs(X)
-    _OUTPUTS.put(key, out, owners=(est,), nbytes=out.nbytes)
+    _OUTPUTS.put(key, out, owners=owners, nbytes=out.nbytes)
     return out
 
 
-def fit_teacher(teacher, X, y, memory=None):
+def fit_teacher(teacher, X, y, memory=None, fit_params=None):
     """Fit an (already cloned, unfitted) teacher, cached on its parameters and the data.
 
-    The same unfitted teacher configuration fitted on the same data is reused,
-    as Pipeline's ``memory`` reuses fitted transformers.
+    The same unfitted teacher configuration fitted on the same data with the
+    same ``fit_params`` (``sample_weight`` ...) is reused, as Pipeline's
+    ``memory`` reuses fitted transformers.
     """
+    fit_params = {} if fit_params is None else dict(fit_params)
     try:
-        key = ("fit", joblib.hash(teacher), data_key(X, y))
+        key = ("fit", joblib.hash(teacher), data_key(X, y, sorted(fit_params.items())))
     except Exception:  # an unpicklable teacher cannot be keyed: fit, uncached
-        return teacher.fit(X, y)
+        return teacher.fit(X, y, **fit_params)
     cached = _FITTED.get(key)
     if cached is not None:
         return cached
     memory = check_memory(memory)
     if memory.location is not None:
-        fitted = memory.cache(_fit)(teacher, X, y)
+        fitted = memory.cache(_fit)(teacher, X, y, fit_params)
     else:
-        fitted = teacher.fit(X, y)
+        fitted = teacher.fit(X, y, **fit_params)
     _FITTED.put(key, fitted)
     return fitted
 

@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
@@ -57,6 +58,15 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         cross-entropy on the true labels. ``alpha=0`` is plain supervised
         training of the same student; ``alpha=1`` pure distillation (then
         ``y`` may be None for a fitted teacher).
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, ``{label: weight}``, as in scikit-learn's
+        classifiers; "balanced" weighs each class by
+        ``n_samples / (n_classes * np.bincount(y))``
+        (:func:`~sklearn.utils.class_weight.compute_sample_weight`). They
+        multiply ``sample_weight`` in both terms of the loss, so they act on
+        the real rows by their label and on the synthetic rows made from them;
+        they are not passed to an unfitted teacher (set the teacher's own
+        ``class_weight`` to balance it too). Needs ``y``.
     student : None, torch.nn.Module class or instance, skorch NeuralNet, or \
 scikit-learn estimator
         None builds an :class:`MLP`. A module class is instantiated as
@@ -191,10 +201,12 @@ scikit-learn estimator
     """
 
     _task = "classification"
+    _LEGACY_PARAMS = {**BaseDistiller._LEGACY_PARAMS, "class_weight": None}
 
     _parameter_constraints = {
         **BaseDistiller._parameter_constraints,
         "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
         "early_stopping": ["boolean", StrOptions({"loss", *FIDELITY_METRICS["classification"]})],
     }
 
@@ -205,6 +217,7 @@ scikit-learn estimator
         teacher_weights=None,
         temperature=2.0,
         alpha=0.7,
+        class_weight=None,
         student=None,
         hidden_layer_sizes="auto",
         dropout=0.0,
@@ -230,6 +243,7 @@ scikit-learn estimator
         self.teacher_weights = teacher_weights
         self.temperature = temperature
         self.alpha = alpha
+        self.class_weight = class_weight
         self.student = student
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
@@ -265,6 +279,16 @@ scikit-learn estimator
         check_classification_targets(y)
         return y
 
+    def _row_weights(self, sample_weight, y):
+        if self.class_weight is None:
+            return sample_weight
+        if y is None:
+            raise ValueError(
+                f"class_weight={self.class_weight!r} weighs rows by their label, so y is required"
+            )
+        weights = compute_sample_weight(self.class_weight, y)
+        return weights if sample_weight is None else weights * sample_weight
+
     def _after_teacher(self, adapter, y):
         self.classes_ = adapter.classes_
         if y is None:
@@ -289,15 +313,18 @@ scikit-learn estimator
             return np.array([lookup[label] for label in y], dtype=np.int64)
         return order[pos].astype(np.int64)
 
-    def _build_targets(self, outputs, y_enc, n_real):
-        return self._pack_targets(outputs, y_enc, n_real)
+    def _build_targets(self, outputs, y_enc, n_real, weights=None):
+        return self._pack_targets(outputs, y_enc, n_real, weights)
 
-    def _pack_targets(self, outputs, y_enc=None, n_real=0):
-        """``[logits, label]``; labels for the first n_real rows, -1 for the others."""
+    def _pack_targets(self, outputs, y_enc=None, n_real=0, weights=None):
+        """``[logits, label, weight]``; labels for the first n_real rows, -1 for
+        the others; weights 1 when None."""
         labels = np.full(outputs.shape[0], -1.0)
         if y_enc is not None:
             labels[:n_real] = y_enc
-        return np.column_stack([outputs, labels]).astype(np.float32)
+        if weights is None:
+            weights = np.ones(outputs.shape[0])
+        return np.column_stack([outputs, labels, weights]).astype(np.float32)
 
     def _criterion(self):
         return DistillationLoss

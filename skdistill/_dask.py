@@ -20,8 +20,9 @@ arguments of those calls that are larger than 1 kB (X, y) once per
 pickled into each task with everything it holds, the teacher included: a
 500-tree forest is serialized on the client, deserialized by the scheduler
 and again by the worker for every (candidate, fold) pair, and each worker
-holds a different copy per task, so skdistill's in-process output cache
-(keyed by the teacher's identity) cannot help there.
+holds a different copy per task (the copies share the worker's output cache
+through the token the distiller carries in its pickle, see
+:mod:`skdistill._cache`, but the transfer and unpickling are paid per task).
 
 Inside ``with broadcast_teacher(teacher):`` the teacher is instead
 
@@ -355,7 +356,7 @@ class broadcast_teacher:
 
 
 
-def _never_fit(teacher, X, y):  # pragma: no cover - teachers are checked fitted first
+def _never_fit(teacher, X, y, original=None):  # pragma: no cover - teachers are checked fitted first
     raise ValueError("label_transfer_set needs a fitted teacher")
 
 

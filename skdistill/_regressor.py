@@ -190,26 +190,30 @@ random_state, verbose
             )
         return y2
 
-    def _build_targets(self, outputs, y_enc, n_real):
+    def _build_targets(self, outputs, y_enc, n_real, weights=None):
         if y_enc is not None and y_enc.shape[1] != outputs.shape[1]:
             raise ValueError(
                 f"y has {y_enc.shape[1]} target(s) but the teacher predicts {outputs.shape[1]}"
             )
         basis = y_enc if y_enc is not None else outputs[:n_real]
-        self.target_mean_ = basis.mean(axis=0)
-        scale = basis.std(axis=0)
+        # weighted like the loss, so that integer weights standardize as repeated rows do
+        w = None if weights is None else weights[:n_real]
+        self.target_mean_ = np.average(basis, axis=0, weights=w)
+        scale = np.sqrt(np.average((basis - self.target_mean_) ** 2, axis=0, weights=w))
         self.target_scale_ = np.where(scale > 0, scale, 1.0)
-        return self._pack_targets(outputs, y_enc, n_real)
+        return self._pack_targets(outputs, y_enc, n_real, weights)
 
-    def _pack_targets(self, outputs, y_enc=None, n_real=0):
-        """``[teacher, y, has_y]`` in standardized units; y only for the first n_real rows."""
+    def _pack_targets(self, outputs, y_enc=None, n_real=0, weights=None):
+        """``[teacher, y, has_y, weight]`` in standardized units; y only for the
+        first n_real rows; weights 1 when None."""
         teacher = (outputs - self.target_mean_) / self.target_scale_
         truth = np.zeros_like(teacher)
         has_y = np.zeros((outputs.shape[0], 1))
         if y_enc is not None:
             truth[:n_real] = (y_enc - self.target_mean_) / self.target_scale_
             has_y[:n_real] = 1.0
-        return np.hstack([teacher, truth, has_y]).astype(np.float32)
+        w = np.ones((outputs.shape[0], 1)) if weights is None else np.reshape(weights, (-1, 1))
+        return np.hstack([teacher, truth, has_y, w]).astype(np.float32)
 
     def _criterion(self):
         return RegressionDistillationLoss

@@ -243,30 +243,43 @@ def fit_sklearn_student(estimator, Z, targets, *, n_outputs, on_disk, preprocess
     mode = _check_student(estimator.student, task)
     Z, targets = _in_memory(estimator, on_disk, preprocessor, allow_nan, Z, targets)
     alpha = float(estimator.alpha)
+    row_weight = targets[:, -1].astype(np.float64)  # the packed targets end with the row weights
     if task == "regression":
         d = n_outputs
-        teacher, truth, has_y = targets[:, :d], targets[:, d : 2 * d], targets[:, 2 * d :] > 0
+        teacher, truth, has_y = targets[:, :d], targets[:, d : 2 * d], targets[:, 2 * d : 2 * d + 1] > 0
         y = np.where(has_y, alpha * teacher + (1 - alpha) * truth, teacher).astype(np.float64)
         est = _prepare(estimator.student, d, random_state)
-        est.fit(Z, y[:, 0] if d == 1 else y)
+        _fit_weighted(est, Z, y[:, 0] if d == 1 else y, row_weight)
         return SklearnStudent(est, "regression", d)
 
     temperature = float(estimator.temperature)
-    q = soft_targets(targets[:, :-1], targets[:, -1], temperature=temperature, alpha=alpha)
-    k = q.shape[1]
+    k = n_outputs
+    q = soft_targets(targets[:, :k], targets[:, k], temperature=temperature, alpha=alpha)
     if mode == "weights":
         est = _prepare(estimator.student, 1, random_state)
         n = Z.shape[0]
         rows = np.tile(np.arange(n), k)
         labels = np.repeat(np.arange(k), n)
-        weights = q.T.ravel()
+        weights = q.T.ravel() * np.tile(row_weight, k)
         keep = weights > 0
         est.fit(Z[rows[keep]], labels[keep], sample_weight=weights[keep])
         return SklearnStudent(est, "weights", k, temperature)
     u = logit_targets(q)
     est = _prepare(estimator.student, 1 if u.ndim == 1 else k, random_state)
-    est.fit(Z, u)
+    _fit_weighted(est, Z, u, row_weight)
     return SklearnStudent(est, "logits", k, temperature)
+
+
+def _fit_weighted(est, Z, y, row_weight):
+    """``est.fit(Z, y)``, with ``sample_weight`` unless every row weighs 1."""
+    if np.all(row_weight == 1.0):
+        return est.fit(Z, y)
+    if not has_fit_parameter(est, "sample_weight"):
+        raise TypeError(
+            f"the scikit-learn student {type(est).__name__} does not accept sample_weight in fit; "
+            "fit the distiller without sample weights or class weights, or use a student that does"
+        )
+    return est.fit(Z, y, sample_weight=row_weight)
 
 
 def onnx_graph(g, z, student, n_inputs, opsets):

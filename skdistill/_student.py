@@ -100,7 +100,8 @@ class TeacherFidelity(Callback):
 
     It asks the net's criterion (:class:`DistillationLoss` or
     :class:`RegressionDistillationLoss`) for ``teacher_fidelity`` on every
-    validation batch and records the means over the slice as
+    validation batch and records the means over the slice (weighted by the
+    rows' weights, see ``sample_weight`` in ``fit``) as
     ``valid_teacher_kl`` and ``valid_teacher_agreement`` (classification) or
     ``valid_teacher_mse`` (regression), which ``EarlyStopping`` or
     ``Checkpoint`` can monitor. Without a validation slice
@@ -129,7 +130,7 @@ class TeacherFidelity(Callback):
         _, yi = batch
         for name, total in net.criterion_.teacher_fidelity(y_pred, yi).items():
             self.sums_[name] = self.sums_.get(name, 0.0) + total
-        self.rows_ += len(yi)
+        self.rows_ += float(net.criterion_.row_weight(yi).sum())
 
     def on_epoch_end(self, net, **kwargs):
         if self.rows_:

@@ -717,7 +717,9 @@ def check_teacher_weights(weights, n_teachers):
 def fit_unfitted(teacher, X, y, fit_one):
     """Clone and fit ``teacher`` if it is unfitted; return the fitted teacher.
 
-    ``fit_one(clone, X, y)`` does the fitting (it may be cached).
+    ``fit_one(clone, X, y, teacher)`` does the fitting (it may be cached);
+    it gets the original ``teacher`` too, to find the fit parameters routed
+    to it.
     """
     if is_fitted(teacher):
         return teacher
@@ -731,7 +733,7 @@ def fit_unfitted(teacher, X, y, fit_one):
         raise ValueError(
             f"the teacher {type(teacher).__name__} is not fitted, so y is required to fit it"
         )
-    return fit_one(clone(teacher), X, y)
+    return fit_one(clone(teacher), X, y, teacher)
 
 
 def resolve_teacher(teacher, weights, *, task, X, y, n_features, device, fit_one, **kwargs):

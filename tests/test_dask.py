@@ -147,7 +147,8 @@ def test_broadcast_teacher_reaches_each_worker_once(client, clf_data, worker_pid
     assert type(teacher) not in copyreg.dispatch_table  # the reducer is gone after the block
 
     # without it, joblib pickles the teacher into every task: the workers unpickle it
-    # again and again, and their caches never hit
+    # again and again; the copies a worker unpickles share its cache all the same
+    # (the distiller carries its teacher's token through the pickle)
     os.remove(log)
     client.run(clear_cache)
     with joblib.parallel_backend("dask"):
@@ -156,7 +157,10 @@ def test_broadcast_teacher_reaches_each_worker_once(client, clf_data, worker_pid
     unpickled = _events(log, "unpickle")
     assert len([p for p in unpickled if p in worker_pids]) > N_WORKERS
     info = client.run(lambda: __import__("skdistill")._cache.cache_info())
-    assert sum(i["hits"] for i in info.values()) == 0
+    hits = sum(i["hits"] for i in info.values())
+    misses = sum(i["misses"] for i in info.values())
+    assert hits + misses == n_tasks
+    assert misses <= N_WORKERS * 2 and hits >= n_tasks - N_WORKERS * 2
 
 
 def test_memory_on_a_shared_path_is_reused_by_workers_and_here(client, clf_data, worker_pids, tmp_path):

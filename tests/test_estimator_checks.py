@@ -21,6 +21,16 @@ FLOAT32_BATCHING = {
 }
 
 
+#: The student trains by minibatch SGD on shuffled batches: weighted rows and
+#: repeated rows make different batches (and the student's preprocessor is
+#: fit unweighted), so the two fits differ beyond the check's rtol=1e-7.
+#: tests/test_sample_weight.py checks the equivalence where it holds: one
+#: batch per epoch and an identity preprocessor.
+SGD_BATCHES = {
+    "check_sample_weight_equivalence_on_dense_data": "minibatches of weighted and repeated rows differ",
+}
+
+
 @parametrize_with_checks(
     [
         DistilledClassifier(LogisticRegression(), **SETTINGS),
@@ -34,7 +44,7 @@ FLOAT32_BATCHING = {
             LogisticRegression(), student=HistGradientBoostingClassifier(max_iter=20), **SETTINGS
         ),
     ],
-    expected_failed_checks=lambda est: FLOAT32_BATCHING,
+    expected_failed_checks=lambda est: {**FLOAT32_BATCHING, **SGD_BATCHES},
     xfail_strict=False,
 )
 def test_sklearn_compatible(estimator, check):

@@ -372,6 +372,7 @@ def test_pickles_of_the_previous_release_still_load():
     np.testing.assert_allclose(est.predict_proba(X), want, rtol=1e-5, atol=1e-6)
     params = est.get_params()
     assert params["numeric_encoding"] == "quantile" and params["n_bins"] == "auto"
+    assert params["class_weight"] is None
 
 
 def test_new_students_round_trip_with_the_piecewise_linear_encoding(tmp_path):

@@ -24,7 +24,7 @@ def test_classification_fidelity_is_kl_and_agreement_sums():
     rng = np.random.RandomState(0)
     student, teacher = rng.normal(size=(7, 3)), rng.normal(size=(7, 3))
     labels = np.array([0, 2, -1, 1, -1, 0, 2], dtype=float)  # labels do not enter fidelity
-    target = np.column_stack([teacher, labels])
+    target = np.column_stack([teacher, labels, np.ones(7)])
     out = DistillationLoss().teacher_fidelity(torch.tensor(student), torch.tensor(target))
     p_t = softmax(teacher, axis=1)
     kl = np.sum(p_t * (np.log(p_t) - log_softmax(student, axis=1)))
@@ -35,7 +35,7 @@ def test_classification_fidelity_is_kl_and_agreement_sums():
 def test_regression_fidelity_is_squared_error_sum_to_teacher():
     rng = np.random.RandomState(0)
     pred, teacher, y = rng.normal(size=(5, 2)), rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
-    target = np.column_stack([teacher, y, np.ones(5)])
+    target = np.column_stack([teacher, y, np.ones(5), np.ones(5)])
     out = RegressionDistillationLoss().teacher_fidelity(torch.tensor(pred), torch.tensor(target))
     assert out["teacher_mse"] == pytest.approx(np.sum(np.mean((pred - teacher) ** 2, axis=1)), rel=1e-10)
 
@@ -54,7 +54,7 @@ def test_callback_records_means_over_validation_batches_only():
     batches = []
     for n, training in [(3, False), (4, True), (2, False)]:
         s, t = torch.tensor(rng.normal(size=(n, 2))), torch.tensor(rng.normal(size=(n, 2)))
-        target = torch.cat([t, torch.zeros(n, 1, dtype=t.dtype)], dim=1)
+        target = torch.cat([t, torch.zeros(n, 1, dtype=t.dtype), torch.ones(n, 1, dtype=t.dtype)], dim=1)
         cb.on_batch_end(net, batch=(s, target), training=training, y_pred=s)
         if not training:
             batches.append((s, target))
