@@ -239,9 +239,15 @@ class Path:
 
 
 def _short(exc):
-    msg = str(exc).strip().splitlines()
-    msg = msg[0] if msg else ""
-    return f"{type(exc).__name__}: {msg[:160]}"
+    """One line: the exception and, when it wraps another, the root cause."""
+    def line(e):
+        msg = str(e).strip().splitlines()
+        return f"{type(e).__name__}: {(msg[0] if msg else '')[:140]}"
+
+    root = exc
+    while root.__cause__ is not None or (root.__context__ is not None and not root.__suppress_context__):
+        root = root.__cause__ or root.__context__
+    return line(exc) if root is exc else f"{line(exc)} (caused by {line(root)})"
 
 
 def ort_session(model_bytes, threads):
@@ -338,7 +344,7 @@ def teacher_onnx_bytes(teacher, info, n_features):
                 step.missing_values = ""
         cats, nums = info["cats"], info["nums"]
         types = [(c, StringTensorType([None, 1])) for c in cats] + [(c, FloatTensorType([None, 1])) for c in nums]
-        onx = convert_sklearn(plain, initial_types=types, options={id(model): {"zipmap": False}},
+        onx = convert_sklearn(plain, initial_types=types, options={id(plain[-1]): {"zipmap": False}},
                               target_opset={"": 17, "ai.onnx.ml": 3})
 
         def feed(X):
@@ -664,6 +670,8 @@ def report(all_results, args, elapsed, compile_times):
     cmd = "python benchmarks/serving.py" + (" --quick" if args.quick else "")
     if args.max_compile_nodes != MAX_COMPILE_NODES:
         cmd += f" --max-compile-nodes {args.max_compile_nodes}"
+    if args.table:
+        cmd += "".join(f" --table {t}" for t in args.table)
     if args.cc_opt != CC_OPT:
         cmd += f" --cc-opt={args.cc_opt}"
     L.append("# skdistill serving benchmark\n")
@@ -828,12 +836,16 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: small teachers, fewer rows and calls, one table (under ~2 minutes)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "docs", "benchmark_serving.md"))
+    ap.add_argument("--table", action="append", choices=sorted(TABLES),
+                    help="run only this table (repeatable); default: both (--quick: credit_data)")
     ap.add_argument("--max-compile-nodes", type=int, default=MAX_COMPILE_NODES,
                     help=f"compile a forest with tl2cgen only up to this many tree nodes, 0: always "
                          f"(default {MAX_COMPILE_NODES:,})")
     ap.add_argument("--cc-opt", default=CC_OPT, help=f"gcc optimisation flag for tl2cgen (default {CC_OPT})")
     args = ap.parse_args()
     cfg = dict(QUICK if args.quick else FULL, max_nodes=args.max_compile_nodes, cc_opt=args.cc_opt)
+    if args.table:
+        cfg["tables"] = tuple(args.table)
     t0 = time.time()
 
     def log(msg):

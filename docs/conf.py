@@ -69,6 +69,11 @@ BENCHMARK_TABLES = [
         "python benchmarks/quality.py --task classification --splits 5 --seeds 2 --out docs/benchmark_splits.md",
     ),
     ("Speed", "benchmark_speed.md", "python benchmarks/speed.py"),
+    (
+        "Serving: the student vs the teacher compiled (treelite, lleaves, onnxruntime)",
+        "benchmark_serving.md",
+        "python benchmarks/serving.py",
+    ),
     ("Scale", "benchmark_scale.md", "python benchmarks/scale.py"),
 ]
 MARKER = ".. benchmark-tables-here"
