@@ -76,8 +76,8 @@ TABLES = {
 FULL = dict(trees=(300, 500, 500), rows=500, calls=1000, call_cap_s=2.0, batch_rows=100_000,
             batch_repeats=3, batch_cap_s=4.0, tables=("cells", "credit_data"), student={})
 # the smoke run: small teachers, a short student fit (its accuracy is not the point)
-QUICK = dict(trees=(30, 10, 30), rows=200, calls=200, call_cap_s=0.5, batch_rows=10_000,
-             batch_repeats=2, batch_cap_s=1.0, tables=("credit_data",), student=dict(max_epochs=3))
+QUICK = dict(trees=(30, 10, 30), rows=100, calls=100, call_cap_s=0.25, batch_rows=10_000,
+             batch_repeats=2, batch_cap_s=0.5, tables=("credit_data",), student=dict(max_epochs=3))
 # tl2cgen: gcc time grows with the node count (about 1 min per 30k nodes at -O1 on a
 # loaded 2-core machine); larger forests are not compiled unless --max-compile-nodes says so
 MAX_COMPILE_NODES = 200_000
@@ -192,8 +192,8 @@ def as_proba(P):
 # timing
 
 
-def one_row(fn, inputs, calls, cap_s, warmup=20):
-    """p50 and p99 (µs) of fn over calls cycling through inputs (>= 50 calls, cap_s seconds)."""
+def one_row(fn, inputs, calls, cap_s, warmup=10, min_calls=50):
+    """p50 and p99 (µs) of fn over calls cycling through inputs (>= min_calls, then up to cap_s seconds)."""
     n = len(inputs)
     for i in range(min(warmup, n)):
         fn(inputs[i])
@@ -204,7 +204,7 @@ def one_row(fn, inputs, calls, cap_s, warmup=20):
         t = time.perf_counter()
         fn(x)
         ts.append(time.perf_counter() - t)
-        if i >= 50 and ts[-1] + time.perf_counter() > deadline:
+        if i >= min_calls and time.perf_counter() > deadline:
             break
     ts = np.asarray(ts) * 1e6
     return float(np.percentile(ts, 50)), float(np.percentile(ts, 99)), len(ts)
@@ -581,8 +581,10 @@ def bench_table(table, cfg, tmp, log):
         log(f"[{table}] {tname}: fitting the teacher and the student...")
         t = time.perf_counter()
         teacher.fit(X_tr, y_tr)
+        t_teacher = time.perf_counter() - t
         est = DistilledClassifier(teacher, random_state=SEED, **cfg["student"]).fit(X_tr, y_tr)
-        fit_s = time.perf_counter() - t
+        fit_s = (t_teacher, time.perf_counter() - t - t_teacher)
+        log(f"[{table}] {tname}: teacher fit {fit_s[0]:.1f} s, student fit {fit_s[1]:.1f} s")
         pre_s = est.preprocessor_
 
         def encode(X, pre_s=pre_s):
@@ -677,7 +679,9 @@ def report(all_results, args, elapsed, compile_times):
     L.append("# skdistill serving benchmark\n")
     L.append(
         f"Date: {datetime.date.today().isoformat()}. Machine: {cpu_model()}, {os.cpu_count()} CPU cores, "
-        f"CPU only. Run time {elapsed:.0f} s (`{cmd}`"
+        f"CPU only; load average {args.load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+        f"(1-minute; above ~0.5 means other work shared the cores and the figures are noisy). "
+        f"Run time {elapsed:.0f} s (`{cmd}`"
         + (", a smoke run: small teachers, few rows and calls" if args.quick else "")
         + ").\n"
     )
@@ -723,12 +727,12 @@ def report(all_results, args, elapsed, compile_times):
                 "The student gets the DataFrame (categories with NaN) as is. No ndarray variant of the "
                 "student here: it was fitted on a DataFrame with named, categorical columns.\n"
             )
-        L.append("| teacher | teacher accuracy | student accuracy | agreement | student MLP | fit (teacher + student) |")
+        L.append("| teacher | teacher accuracy | student accuracy | agreement | student MLP | fit: teacher, student |")
         L.append("|---|---|---|---|---|---|")
         for tname, t in res["teachers"].items():
             L.append(
                 f"| {tname} | {t['teacher_acc']:.4f} | {t['student_acc']:.4f} | {t['agreement']:.4f} "
-                f"| {t['shape']} | {t['fit_s']:.0f} s |"
+                f"| {t['shape']} | {t['fit_s'][0]:.1f} s, {t['fit_s'][1]:.1f} s |"
             )
         L.append("")
         tnames = list(res["teachers"])
@@ -739,8 +743,10 @@ def report(all_results, args, elapsed, compile_times):
             names = []
             for t in tnames:
                 for p, _, _ in res["teachers"][t]["by_threads"][threads]:
-                    if p.name not in names:
-                        names.append(p.name)
+                    if (p.group, p.name) not in names:
+                        names.append((p.group, p.name))
+            rank = {"teacher": 0, "reference": 1, "student": 2, "floor": 3}
+            names = [n for _, n in sorted(names, key=lambda gn: rank.get(gn[0], 9))]  # stable
             for name in names:
                 cells = []
                 for t in tnames:
@@ -847,6 +853,7 @@ def main():
     if args.table:
         cfg["tables"] = tuple(args.table)
     t0 = time.time()
+    args.load = os.getloadavg()
 
     def log(msg):
         print(f"{time.time() - t0:6.0f} s  {msg}", file=sys.stderr, flush=True)
