@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # 2.13.0 is a fast, known-good install; override with `make TORCH=torch`.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test docs bench clean
+.PHONY: setup demo test docs bench bench-serving clean
 
 setup: $(VENV)/.installed
 
@@ -32,6 +32,11 @@ bench: setup
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/speed.py
 	$(BIN)/python benchmarks/scale.py
+
+# the student vs the compiled teacher; needs gcc and the bench extra
+bench-serving: setup
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python benchmarks/serving.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -94,6 +94,11 @@ BENCHMARK_TABLES = [
         "--rows hgb_labels,hgb_distil,tree_labels,tree_distil --out docs/benchmark_sklearn_students.md",
     ),
     ("Speed", "benchmark_speed.md", "python benchmarks/speed.py"),
+    (
+        "Serving: the student vs the teacher compiled (treelite, lleaves, onnxruntime)",
+        "benchmark_serving.md",
+        "python benchmarks/serving.py",
+    ),
     ("Scale", "benchmark_scale.md", "python benchmarks/scale.py"),
 ]
 MARKER = ".. benchmark-tables-here"
