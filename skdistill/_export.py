@@ -35,11 +35,12 @@ from ._inference import (
     BOUNDS_THRESHOLD as _BOUNDS_THRESHOLD,
     CompiledEncoder,
     UnsupportedPreprocessor,
+    _isna,
     mlp_layers,
     onehot_layout,
     parse_preprocessor,
 )
-from ._preprocessing import _as_categories, _as_float, _float32_params
+from ._preprocessing import MISSING_CATEGORY, _as_categories, _as_float, _float32_params
 
 __all__ = ["to_onnx", "onnx_inputs"]
 
@@ -481,6 +482,32 @@ def _select_frame(X, cols):
     return X.set_axis([str(c) for c in X.columns], axis=1)[cols.names]
 
 
+#: up to this many rows, a DataFrame's feed is built from one object array
+_FEW_ROWS = 64
+
+
+def _few_rows_feed(X, cols):
+    """The feed of a few DataFrame rows, the same as the general path's, or None.
+
+    The numeric columns must convert to float64 (else None: the general path
+    reports the bad values); categorical values become ``str(value)`` and
+    missing ones :data:`MISSING_CATEGORY`, as in ``_as_categories``.
+    """
+    values = X.to_numpy(dtype=object)
+    feed = {}
+    if cols.numeric:
+        try:
+            feed["X_numeric"] = np.ascontiguousarray(values[:, cols.numeric].astype(np.float64))
+        except (TypeError, ValueError):
+            return None
+    if cols.categorical:
+        cats = values[:, cols.categorical]
+        feed["X_categorical"] = np.array(
+            [[MISSING_CATEGORY if _isna(v) else str(v) for v in row] for row in cats], dtype=str
+        ).reshape(cats.shape)
+    return feed
+
+
 def onnx_inputs(estimator_or_model, X):
     """The feed dict for a model made by :func:`to_onnx`.
 
@@ -510,6 +537,10 @@ def onnx_inputs(estimator_or_model, X):
             return {"X_numeric": np.ascontiguousarray(X, dtype=np.float64)}
     if isinstance(X, pd.DataFrame):
         X = _select_frame(X, cols)
+        if X.shape[0] <= _FEW_ROWS:  # one-row serving: one object array instead of pandas per column
+            feed = _few_rows_feed(X, cols)
+            if feed is not None:
+                return feed
     else:
         X = np.asarray(X)
         if X.ndim == 1:

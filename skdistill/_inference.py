@@ -35,6 +35,7 @@ from scipy.special import ndtri
 from torch import nn
 
 from ._preprocessing import (
+    MISSING_CATEGORY,
     PiecewiseLinearEncoder,
     _as_categories,
     _as_float,
@@ -45,7 +46,6 @@ from ._preprocessing import (
 
 #: sklearn.preprocessing._data.BOUNDS_THRESHOLD
 BOUNDS_THRESHOLD = 1e-7
-MISSING_CATEGORY = "__missing__"
 
 #: rows per chunk of encoding + forward pass
 CHUNK_ROWS = 16384

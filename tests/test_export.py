@@ -247,3 +247,20 @@ def test_feed_positional_input_is_counted():
     for bad in (X[:, :3], np.hstack([X, X[:, :1]])):
         with pytest.raises(ValueError, match="features, but the model expects 4"):
             onnx_inputs(model, bad)
+
+
+def test_feed_of_few_rows_equals_the_general_feed(named_student, monkeypatch):
+    from skdistill import _export
+
+    est, X = named_student
+    X_test = _mixed_frame(40, np.random.RandomState(7), unseen=True)
+    X_test.loc[X_test.index[::3], "b"] = np.nan
+    fast = onnx_inputs(est, X_test)  # 40 rows: one object array
+    monkeypatch.setattr(_export, "_FEW_ROWS", 0)
+    general = onnx_inputs(est, X_test)
+    assert fast.keys() == general.keys()
+    np.testing.assert_array_equal(fast["X_numeric"], general["X_numeric"])
+    np.testing.assert_array_equal(fast["X_categorical"], general["X_categorical"])
+    assert "__missing__" in set(fast["X_categorical"].ravel())
+    got = _run(to_onnx(est), fast)
+    np.testing.assert_allclose(got, est.predict_proba(X_test), atol=1e-5, rtol=0)
