@@ -98,6 +98,17 @@ class _Graph:
         self.nodes.append(self.h.make_node(op_type, list(inputs), outs, name=self.name(op_type), **kwargs))
         return outs[0] if n_out == 1 else outs
 
+    def inline(self, sub, x):
+        """Append the ONNX model ``sub`` (one data input) fed by ``x``; returns its graph."""
+        sub = self.onnx.compose.add_prefix(sub, self.name("student") + "/")
+        graph = sub.graph
+        init_names = {i.name for i in graph.initializer}
+        inp = [i.name for i in graph.input if i.name not in init_names][0]
+        self.nodes.append(self.h.make_node("Identity", [x], [inp], name=self.name("Identity")))
+        self.nodes.extend(graph.node)
+        self.inits.extend(graph.initializer)
+        return graph
+
 
 # ----------------------------------------------------------------------
 # preprocessing
@@ -293,17 +304,8 @@ def _torch_export_graph(g, z, module, n_inputs):
             f"to_onnx could not export the student module {type(module).__name__} with "
             f"torch.onnx.export: {exc}"
         ) from exc
-    sub = onnx.load_from_string(buf.getvalue())
-    prefix = g.name("student") + "/"
-    sub = onnx.compose.add_prefix(sub, prefix)
-    graph = sub.graph
-    init_names = {i.name for i in graph.initializer}
-    inp = [i.name for i in graph.input if i.name not in init_names][0]
-    g.nodes.append(g.h.make_node("Identity", [z], [inp], name=g.name("Identity")))
-    g.nodes.extend(graph.node)
-    g.inits.extend(graph.initializer)
-    raw = graph.output[0].name
-    return raw
+    graph = g.inline(onnx.load_from_string(buf.getvalue()), z)
+    return graph.output[0].name
 
 
 # ----------------------------------------------------------------------

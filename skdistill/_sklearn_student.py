@@ -317,14 +317,7 @@ def onnx_graph(g, z, student, n_inputs, opsets):
             f"to_onnx could not convert the scikit-learn student {type(est).__name__} with "
             f"skl2onnx ({why}); predict with the estimator, or save it with skops.io"
         ) from exc
-    onnx = g.onnx
-    sub = onnx.compose.add_prefix(sub, g.name("student") + "/")
-    graph = sub.graph
-    init_names = {i.name for i in graph.initializer}
-    inp = [i.name for i in graph.input if i.name not in init_names][0]
-    g.nodes.append(g.h.make_node("Identity", [z], [inp], name=g.name("Identity")))
-    g.nodes.extend(graph.node)
-    g.inits.extend(graph.initializer)
+    graph = g.inline(sub, z)
     if student.mode == "weights":
         proba = graph.output[1].name  # (label, probabilities)
         safe = g.op("Max", [proba, g.const(np.asarray([np.finfo(np.float32).tiny], np.float32))])
