@@ -14,7 +14,6 @@ One fit, in order (:meth:`BaseDistiller.fit`):
 6. train the skorch student (:mod:`skdistill._student`).
 """
 
-import inspect
 import numbers
 import threading
 import warnings
@@ -155,11 +154,6 @@ class BaseDistiller(BaseEstimator):
         return obj
 
     # ------------------------------------------------------------------
-    # pickling: an unfitted distiller on its way to a worker process (a grid
-    # search with n_jobs) carries the tokens of its fitted teachers, so that
-    # the copies a worker unpickles share the teacher-output cache
-
-    # ------------------------------------------------------------------
     # pickling
 
     def __getstate__(self):
@@ -265,7 +259,7 @@ class BaseDistiller(BaseEstimator):
         A DataFrame with exactly the fitted column names, in order, is read
         in one ``to_numpy`` call instead of column by column: as float64 when
         the student's columns are all numeric, else (up to
-        :data:`_FEW_ROWS` rows, one-row serving) as an object array whose
+        :data:`~skdistill._inference.FEW_ROWS` rows, one-row serving) as an object array whose
         numeric columns convert to float. Values the full validation would
         reject (text in a numeric column, infinity, NaN where not allowed)
         or anything else unusual give None: the full path then raises or
@@ -280,7 +274,7 @@ class BaseDistiller(BaseEstimator):
         try:
             if not compiled.categorical:
                 values = numeric = X.to_numpy(dtype=np.float64, na_value=np.nan)
-            elif X.shape[0] <= _FEW_ROWS:
+            elif X.shape[0] <= _inference.FEW_ROWS:
                 values = X.to_numpy(dtype=object)
                 numeric = values[:, compiled.numeric].astype(np.float64)
             else:
@@ -631,10 +625,6 @@ class BaseDistiller(BaseEstimator):
         if compiled is not None and layers is not None:  # all numpy: cache-sized chunks, no re-check
             return predict_chunked(X, X.shape[0], compiled.transform, forward, _inference.COMPILED_CHUNK_ROWS, False)
         return predict_chunked(X, X.shape[0], self._encoder(), forward)
-
-
-#: up to this many rows, a mixed-type DataFrame is read as one object array
-_FEW_ROWS = 64
 
 
 def _values_allowed(X, allow_nan):

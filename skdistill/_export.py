@@ -31,6 +31,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from . import _inference
 from ._inference import (
     BOUNDS_THRESHOLD as _BOUNDS_THRESHOLD,
     CompiledEncoder,
@@ -484,10 +485,6 @@ def _select_frame(X, cols):
     return X.set_axis([str(c) for c in X.columns], axis=1)[cols.names]
 
 
-#: up to this many rows, a DataFrame's feed is built from one object array
-_FEW_ROWS = 64
-
-
 def _few_rows_feed(X, cols):
     """The feed of a few DataFrame rows, the same as the general path's, or None.
 
@@ -539,7 +536,7 @@ def onnx_inputs(estimator_or_model, X):
             return {"X_numeric": np.ascontiguousarray(X, dtype=np.float64)}
     if isinstance(X, pd.DataFrame):
         X = _select_frame(X, cols)
-        if X.shape[0] <= _FEW_ROWS:  # one-row serving: one object array instead of pandas per column
+        if X.shape[0] <= _inference.FEW_ROWS:  # one-row serving: one object array instead of pandas per column
             feed = _few_rows_feed(X, cols)
             if feed is not None:
                 return feed

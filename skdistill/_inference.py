@@ -52,7 +52,10 @@ CHUNK_ROWS = 16384
 #: ... when the compiled encoder and the numpy forward pass run: each of their
 #: few passes over a chunk then stays in the CPU's cache
 COMPILED_CHUNK_ROWS = 1024
-#: the dtype of the numpy forward pass
+#: up to this many rows, a mixed-type DataFrame is read as one object array
+#: (one-row serving: one pandas call instead of one per column), for the
+#: estimators' prediction and for the ONNX feed
+FEW_ROWS = 64
 #: up to this many values (rows x numeric columns), the quantile transform
 #: searches all columns at once (:class:`_Knots`), else per column (numpy.interp)
 _FEW_VALUES = 2048

@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, QuantileTransformer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from ._checks import check_unique_columns
 
@@ -270,8 +270,6 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None):
         """``<column>_bin<t>`` for each output."""
         check_is_fitted(self)
-        from sklearn.utils.validation import _check_feature_names_in
-
         names = _check_feature_names_in(self, input_features)
         counts = np.zeros(len(names), dtype=int)
         out = []

@@ -250,13 +250,13 @@ def test_feed_positional_input_is_counted():
 
 
 def test_feed_of_few_rows_equals_the_general_feed(named_student, monkeypatch):
-    from skdistill import _export
+    from skdistill import _inference
 
     est, X = named_student
     X_test = _mixed_frame(40, np.random.RandomState(7), unseen=True)
     X_test.loc[X_test.index[::3], "b"] = np.nan
     fast = onnx_inputs(est, X_test)  # 40 rows: one object array
-    monkeypatch.setattr(_export, "_FEW_ROWS", 0)
+    monkeypatch.setattr(_inference, "FEW_ROWS", 0)
     general = onnx_inputs(est, X_test)
     assert fast.keys() == general.keys()
     np.testing.assert_array_equal(fast["X_numeric"], general["X_numeric"])
