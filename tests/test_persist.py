@@ -385,3 +385,34 @@ def test_new_students_round_trip_with_the_piecewise_linear_encoding(tmp_path):
     assert type(back.preprocessor_.named_transformers_["numeric"][-1]).__name__ == "PiecewiseLinearEncoder"
     assert back._compiled_encoder_ is not None
     np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
+
+
+# ----------------------------------------------------------------------
+# files of the code before the module reorganisation (tests/fixtures, tag 866b7f6,
+# written by tests/fixtures/make_fixtures.py: piecewise-linear encoding, a
+# scikit-learn student); they must keep loading wherever the modules move.
+
+CURRENT = "866b7f6"
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_student_files_of_the_current_release_still_load(kind):
+    est = load_student(os.path.join(FIXTURES, f"student_{CURRENT}_{kind}.zip"))
+    X = pd.read_pickle(os.path.join(FIXTURES, f"rows_{kind}.pkl"))
+    want = np.load(os.path.join(FIXTURES, f"expected_{CURRENT}_{kind}.npy"))
+    got = est.predict_proba(X) if kind == "classifier" else est.predict(X)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert est.get_params()["numeric_encoding"] == "auto"
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor", "hgb_student"])
+def test_pickles_of_the_current_release_still_load(kind):
+    with open(os.path.join(FIXTURES, f"estimator_{CURRENT}_{kind}.pkl"), "rb") as f:
+        est = pickle.load(f)
+    rows = "classifier" if kind == "classifier" else "regressor"
+    X = pd.read_pickle(os.path.join(FIXTURES, f"rows_{rows}.pkl"))
+    want = np.load(os.path.join(FIXTURES, f"expected_{CURRENT}_{kind}.npy"))
+    got = est.predict_proba(X) if kind == "classifier" else est.predict(X)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    if kind == "classifier":
+        np.testing.assert_array_equal(est.predict(X), est.classes_[want.argmax(1)])
