@@ -457,6 +457,34 @@ def timed(fn):
     return out, time.perf_counter() - t
 
 
+LATENCY_ROWS = 100  # distinct test rows, one call each, for the one-row latency
+
+
+def serving_cost(m, X_te, task):
+    """One-row latency (median, µs) and batch throughput (rows/s) of ``predict_proba`` / ``predict``.
+
+    Measured in CPU time of this process (``time.process_time``), not wall
+    time: the figures hold on a machine other work shares, and they count every
+    thread a call uses. One row: the median over ``LATENCY_ROWS`` distinct
+    test rows, each a 1-row DataFrame built beforehand, after a warm-up.
+    Batch: the whole test set in one call.
+    """
+    predict = m.predict_proba if task == "classification" else m.predict
+    take = np.random.RandomState(SEED).permutation(len(X_te))[:LATENCY_ROWS]
+    rows = [X_te.iloc[[i]] for i in take]
+    for r in rows[:5]:
+        predict(r)
+    ts = []
+    for r in rows:
+        t = time.process_time()
+        predict(r)
+        ts.append(time.process_time() - t)
+    t = time.process_time()
+    predict(X_te)
+    spent = time.process_time() - t
+    return {"one_row_us": float(np.median(ts)) * 1e6, "rows_s": len(X_te) / max(spent, 1e-9)}
+
+
 # ----------------------------------------------------------------------------
 # runs
 
@@ -485,7 +513,7 @@ def eval_regression(m, X_te, y_te, t_pred):
 def _evaluate(task, m, X_te, y_te, t_pred, fit_s, n_train):
     evaluate = eval_classification if task == "classification" else eval_regression
     metrics = evaluate(m, X_te, y_te, t_pred)
-    metrics.update(size_bytes=size_bytes(m), fit_s=fit_s)
+    metrics.update(size_bytes=size_bytes(m), fit_s=fit_s, **serving_cost(m, X_te, task))
     if task == "classification":
         metrics["n_transfer"] = getattr(m, "n_transfer_", n_train)
     return metrics
@@ -565,13 +593,14 @@ def run_task(task, name, spec, opts):
             print(
                 f"  {tname:7s} {mname:8s} acc={row['accuracy']:.4f}{sd} ll={row['log_loss']:.4f} "
                 f"agree={row['agreement']:.4f} size={row['size_bytes']:.0f} fit={row['fit_s']:.1f}s "
-                f"pred={row['predict_s']:.3f}s",
+                f"pred={row['predict_s']:.3f}s 1row={row['one_row_us']:.0f}us",
                 flush=True,
             )
         else:
             print(
                 f"  {tname:7s} {mname:8s} r2={row['r2']:.4f}{sd} rmse={row['rmse']:.4f} "
-                f"r2_teacher={row['r2_to_teacher']:.4f} fit={row['fit_s']:.1f}s pred={row['predict_s']:.3f}s",
+                f"r2_teacher={row['r2_to_teacher']:.4f} fit={row['fit_s']:.1f}s pred={row['predict_s']:.3f}s "
+                f"1row={row['one_row_us']:.0f}us",
                 flush=True,
             )
     return rows
@@ -871,10 +900,12 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
         ),
         "* size: teacher and labels-only models `len(pickle.dumps(model))`; neural student pickled `state_dict` + "
         "pickled preprocessor; scikit-learn student (`hgb_distil`, `tree_distil`) pickled model + pickled preprocessor",
-        "* predict time: `predict_proba` (classification) / `predict` (regression) on the whole test set, "
-        "one call; fit time of a student excludes the teacher's fit but includes labelling the transfer set "
-        "(and, for the first `default` student of a dataset, generating the MUNGE rows, cached afterwards); "
-        "times are single wall-clock measurements and noisy on a 2-core machine",
+        "* serving cost of `predict_proba` (classification) / `predict` (regression), in CPU time of the "
+        "process (`time.process_time`, every thread counted; robust to other work on the machine): "
+        f"`one_row_us` the median over {LATENCY_ROWS} distinct test rows, each a 1-row DataFrame, "
+        "`rows_s` the whole test set in one call; fit time (wall clock) of a student excludes the teacher's "
+        "fit but includes labelling the transfer set (and, for the first `default` student of a dataset, "
+        "generating the MUNGE rows, cached afterwards)",
     ]
     if seeded:
         lines.append(
@@ -922,7 +953,8 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
                 "agreement": ".4f",
                 "size_bytes": fmt_bytes,
                 "fit_s": ".2f",
-                "predict_s": ".3f",
+                "one_row_us": ".0f",
+                "rows_s": ".3g",
                 "n_transfer": "d",
             }
         )
@@ -945,7 +977,7 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
             "## Classification",
             "",
             "Table: test accuracy, log-loss, agreement with the teacher's test predictions, "
-            "serving size, fit time and predict_proba time."
+            "serving size, fit time, one-row latency and batch throughput of predict_proba."
             + (f" Subsampled: {'; '.join(notes)}." if notes else ""),
             "",
             md_table(cls_df, cols),
@@ -970,7 +1002,14 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
         if seeded:
             cols["r2_sd"] = ".4f"
         cols.update(
-            {"rmse": ".4f", "r2_to_teacher": ".4f", "size_bytes": fmt_bytes, "fit_s": ".2f", "predict_s": ".3f"}
+            {
+                "rmse": ".4f",
+                "r2_to_teacher": ".4f",
+                "size_bytes": fmt_bytes,
+                "fit_s": ".2f",
+                "one_row_us": ".0f",
+                "rows_s": ".3g",
+            }
         )
         cols.update({c: f for c, f in TRAINING_COLS.items() if c in reg_df})
         scols = {"dataset": None, "teacher": None}
@@ -991,7 +1030,7 @@ def markdown(cls_df, reg_df, args, wall_s, extra):
             "## Regression (target: log of the price / delivery time / rate)",
             "",
             "Table: test R^2, RMSE (log units), R^2 of the model's predictions against the teacher's, "
-            "size, fit and predict time."
+            "size, fit time, one-row latency and batch throughput of predict."
             + (f" Subsampled: {'; '.join(notes)}." if notes else ""),
             "",
             md_table(reg_df, cols),

