@@ -44,6 +44,7 @@ from sklearn.utils.validation import (
 from . import _cache, _inference
 from ._augment import check_augmenter, generate_rows
 from ._checks import check_unique_columns
+from ._device import net_device, resident_device, resolve_device
 from ._inference import compile_encoder, mlp_layers, numpy_forward, predict_chunked
 from ._preprocessing import (
     NUMERIC_ENCODINGS,
@@ -53,7 +54,7 @@ from ._preprocessing import (
     sizing_width,
 )
 from ._sklearn_student import fit_sklearn_student, is_sklearn_student
-from ._student import build_student, net_device, predict_raw, resident_device, resolve_device
+from ._student import build_student, predict_raw
 from ._teacher import (
     _is_torch_module,
     is_fitted,

@@ -384,7 +384,7 @@ def _label_partition(teacher, part, index, path, options):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ._student import resolve_device
+    from ._device import resolve_device
     from ._transfer import OUTPUT_PREFIX
 
     n = part.shape[0]
@@ -538,7 +538,7 @@ def label_transfer_set(
         raise ImportError("label_transfer_set needs dask: pip install 'skdistill[dask]'") from None
     from sklearn.utils.validation import check_scalar
 
-    from ._student import resolve_device
+    from ._device import resolve_device
     from ._transfer import FORMAT_NAME, FORMAT_VERSION, METADATA_FILE, OUTPUT_PREFIX, TransferSet
 
     if task not in ("auto", "classification", "regression"):

@@ -38,7 +38,8 @@ import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
 from ._preprocessing import check_encoded
-from ._student import TensorBatches, net_device
+from ._device import net_device
+from ._student import TensorBatches
 
 #: Name of the description file in a transfer-set directory.
 METADATA_FILE = "_skdistill_transfer.json"
