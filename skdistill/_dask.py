@@ -14,8 +14,10 @@ and stays importable from here.
 """
 
 import os
+from numbers import Integral
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._broadcast import broadcast_teacher
 from ._device import resolve_device
@@ -90,6 +92,21 @@ def _distributed_client(scheduler):
     return owner if isinstance(owner, Client) else None
 
 
+@validate_params(
+    {
+        "teacher": "no_validation",  # checked fitted below
+        "X": "no_validation",  # a Dask collection, checked below with advice
+        "path": [str, os.PathLike],
+        "task": [StrOptions({"auto", "classification", "regression"})],
+        "teacher_weights": ["array-like", None],
+        "labeling_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "row_group_size": [Interval(Integral, 1, None, closed="left")],
+        "device": "no_validation",  # resolved on the workers (resolve_device)
+        "overwrite": ["boolean"],
+        "scheduler": "no_validation",  # as dask.compute takes it
+    },
+    prefer_skip_nested_validation=True,
+)
 def label_transfer_set(
     teacher,
     X,
@@ -172,12 +189,7 @@ def label_transfer_set(
         import dask.array as da
     except ImportError:  # pragma: no cover - exercised without dask
         raise ImportError("label_transfer_set needs dask: pip install 'skdistill[dask]'") from None
-    from sklearn.utils.validation import check_scalar
 
-    if task not in ("auto", "classification", "regression"):
-        raise ValueError(f"task must be 'auto', 'classification' or 'regression'; got {task!r}")
-    check_scalar(labeling_batch_size, "labeling_batch_size", int, min_val=1)
-    check_scalar(row_group_size, "row_group_size", int, min_val=1)
     teachers, _ = teacher_list(teacher)
     unfitted = [type(t).__name__ for t in teachers if not is_fitted(t)]
     if unfitted:

@@ -249,8 +249,11 @@ def test_label_transfer_set_checks_its_input(clf_setup, tmp_path):
         label_transfer_set(teacher, extra, tmp_path / "a")
     with pytest.raises(ValueError, match="fitted"):
         label_transfer_set(LogisticRegression(), _dask(extra), tmp_path / "a")
-    with pytest.raises(ValueError, match="task must be"):
+    with pytest.raises(ValueError, match="'task' parameter of label_transfer_set must be a str among"):
         label_transfer_set(teacher, _dask(extra), tmp_path / "a", task="ranking")
+    for name, bad in [("labeling_batch_size", 0), ("row_group_size", 2.5), ("overwrite", "yes"), ("path", None)]:
+        with pytest.raises((ValueError, TypeError), match=f"'{name}' parameter of label_transfer_set"):
+            label_transfer_set(teacher, _dask(extra), **{"path": tmp_path / "a", name: bad})
     with pytest.raises(ValueError, match="2-D"):
         label_transfer_set(teacher, da.zeros(10, chunks=5), tmp_path / "a")
     with pytest.raises(ValueError, match="strings"):
