@@ -5,8 +5,9 @@ trained with skorch, that answers like the teacher.
 """
 
 from ._augment import MungeAugmenter
+from ._broadcast import broadcast_teacher
 from ._cache import clear_cache
-from ._dask import broadcast_teacher, label_transfer_set
+from ._dask import label_transfer_set
 from ._display import CompressionTradeoffDisplay, DistillationGridDisplay, ProbabilityAgreementDisplay
 from ._metrics import agreement_score
 from ._classifier import DistilledClassifier
@@ -21,7 +22,7 @@ from ._persist import load_student, save_student
 from ._preprocessing import PiecewiseLinearEncoder, infer_column_kinds, make_default_preprocessor
 from ._regressor import DistilledRegressor
 from ._report import compare_models, model_size_bytes
-from ._transfer import TransferSet
+from ._transfer_format import TransferSet
 from ._student import MLP, StudentNet, TeacherFidelity, TensorBatches
 
 __version__ = "0.1.0"

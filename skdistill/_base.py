@@ -44,6 +44,7 @@ from sklearn.utils.validation import (
 from . import _cache, _inference
 from ._augment import check_augmenter, generate_rows
 from ._checks import check_unique_columns
+from ._device import net_device, resident_device, resolve_device
 from ._inference import compile_encoder, mlp_layers, numpy_forward, predict_chunked
 from ._preprocessing import (
     NUMERIC_ENCODINGS,
@@ -53,7 +54,7 @@ from ._preprocessing import (
     sizing_width,
 )
 from ._sklearn_student import fit_sklearn_student, is_sklearn_student
-from ._student import build_student, net_device, predict_raw, resident_device, resolve_device
+from ._student import build_student, predict_raw
 from ._teacher import (
     _is_torch_module,
     is_fitted,
@@ -62,7 +63,8 @@ from ._teacher import (
     teacher_list,
     unwrap,
 )
-from ._transfer import TransferSet, streaming_fit_data
+from ._transfer import streaming_fit_data
+from ._transfer_format import TransferSet
 
 
 #: One student training at a time per process. torch's random generator is
@@ -497,7 +499,14 @@ class BaseDistiller(BaseEstimator):
         row_weights = [weights if weights is not None else np.ones(n)]
         on_disk = None  # an on-disk TransferSet: read chunk by chunk while training
         if isinstance(X_unlabeled, TransferSet):
-            on_disk = X_unlabeled._check_for(self, adapter, n_outputs=outputs[0].shape[1])
+            on_disk = X_unlabeled._check_compatible(
+                task=self._task,
+                n_features=self.n_features_in_,
+                feature_names=getattr(self, "feature_names_in_", None),
+                classes=adapter.classes_ if self._task == "classification" else None,
+                n_outputs=outputs[0].shape[1],
+                estimator_name=type(self).__name__,
+            )
         elif X_unlabeled is not None:
             X_u = self._check_X(X_unlabeled, reset=False, allow_nan=allow_nan)
             outputs.append(_cache.teacher_outputs(adapter, X_u, _cache.data_key(X_u), self.memory))
@@ -571,7 +580,10 @@ class BaseDistiller(BaseEstimator):
                     torch.from_numpy(Z_all).to(where), torch.from_numpy(targets).to(where)
                 )
             else:  # the in-memory rows plus the on-disk ones, encoded chunk by chunk
-                data = streaming_fit_data(on_disk, self, net, pre, Z_all, targets, allow_nan)
+                data = streaming_fit_data(
+                    on_disk, net, Z_all, targets, preprocessor=pre, pack=self._pack_targets,
+                    check_X=lambda rows: self._check_X(rows, reset=False, allow_nan=allow_nan),
+                )
             net.fit(data, None)
         return self._set_fitted(adapter, pre, compiled, kinds, net, n_transfer, allow_nan)
 

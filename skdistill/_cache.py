@@ -290,20 +290,28 @@ def fit_teacher(teacher, X, y, memory=None, fit_params=None):
     return fitted
 
 
-def cached_call(key, compute, memory=None, func=None, args=()):
-    """Generic in-process cache (and optional joblib.Memory) for derived data.
+def cached_call(key, compute):
+    """``compute()``, kept in a bounded in-process cache under ``key``.
 
-    ``compute()`` is called on a miss; with ``memory`` set, ``func(*args)``
-    is cached by joblib instead (``func`` must be module level).
+    For derived data (synthetic rows) that the candidates of a search
+    recompute identically: ``key`` must identify everything the result
+    depends on (see :func:`data_key`).
+
+    Parameters
+    ----------
+    key : hashable
+    compute : callable
+        Called without arguments on a miss.
+
+    Returns
+    -------
+    value : object
+        The cached or computed result.
     """
     cached = _SYNTHETIC.get(key)
     if cached is not None:
         return cached
-    memory = check_memory(memory)
-    if memory.location is not None and func is not None:
-        value = memory.cache(func)(*args)
-    else:
-        value = compute()
+    value = compute()
     _SYNTHETIC.put(key, value, nbytes=_nbytes(value))
     return value
 

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from ._base import BaseDistiller
 from ._loss import FIDELITY_METRICS, DistillationLoss
+from ._teacher import DEFAULT_LABELING_BATCH_SIZE
 
 
 class DistilledClassifier(ClassifierMixin, BaseDistiller):
@@ -233,7 +234,7 @@ scikit-learn estimator
         validation_fraction=0.1,
         n_iter_no_change=10,
         memory=None,
-        labeling_batch_size=65536,
+        labeling_batch_size=DEFAULT_LABELING_BATCH_SIZE,
         device="auto",
         callbacks=None,
         random_state=None,

@@ -66,7 +66,7 @@ def _as_rows(X):
 
 def _teacher_logits(distiller, X):
     """The fitted teacher's logits on X (rows as the distiller sees them), (n, n_classes)."""
-    from ._student import resolve_device
+    from ._device import resolve_device
     from ._teacher import resolve_teacher
 
     X = _as_rows(X)

@@ -42,8 +42,9 @@ from skorch.history import History
 from torch import nn
 
 from ._checks import add_note
+from ._device import resolve_device
 from ._inference import compile_encoder
-from ._student import MLP, build_student, resolve_device
+from ._student import MLP, build_student
 
 __all__ = ["save_student", "load_student", "TRUSTED_TYPES"]
 

@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_array, check_consistent_length
 
 from ._base import BaseDistiller
 from ._loss import FIDELITY_METRICS, RegressionDistillationLoss
+from ._teacher import DEFAULT_LABELING_BATCH_SIZE
 
 
 class DistilledRegressor(RegressorMixin, BaseDistiller):
@@ -129,7 +130,7 @@ random_state, verbose
         validation_fraction=0.1,
         n_iter_no_change=10,
         memory=None,
-        labeling_batch_size=65536,
+        labeling_batch_size=DEFAULT_LABELING_BATCH_SIZE,
         device="auto",
         callbacks=None,
         random_state=None,

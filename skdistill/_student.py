@@ -21,6 +21,7 @@ from torch.utils.data import Subset, TensorDataset
 
 from ._checks import check_callbacks
 from ._chunks import run_in_chunks
+from ._device import net_device, resident_device, resolve_device  # noqa: F401  (old import path)
 from ._loss import FIDELITY_METRICS
 
 
@@ -182,58 +183,6 @@ class StudentNet(NeuralNet):
 
 
 _PLAIN_NETS = (NeuralNet, NeuralNetClassifier, NeuralNetBinaryClassifier, NeuralNetRegressor)
-
-
-def resolve_device(device):
-    """``"auto"`` -> CUDA when present; an unavailable device is a ValueError."""
-    if device is None or device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a valid torch device: {exc}") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} was requested but CUDA is not available on this machine; "
-                "use device='cpu' or device='auto'"
-            )
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
-            )
-    elif dev.type == "mps":
-        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise ValueError(f"device={device!r} was requested but MPS is not available")
-    elif dev.type != "cpu":
-        raise ValueError(f"device={device!r} is not supported; use 'auto', 'cpu' or 'cuda'")
-    return str(dev)
-
-
-def net_device(net):
-    """The torch device a skorch net computes on.
-
-    ``net.device``, or for nets that leave placement to Hugging Face
-    accelerate (``device=None``, skorch's AccelerateMixin) the accelerator's
-    device, else where the module's parameters are.
-    """
-    if net.device is not None:
-        return torch.device(net.device)
-    accelerator = getattr(net, "accelerator", None)
-    if accelerator is not None and getattr(accelerator, "device", None) is not None:
-        return torch.device(accelerator.device)
-    module = getattr(net, "module_", None)
-    param = next(module.parameters(), None) if isinstance(module, nn.Module) else None
-    return param.device if param is not None else torch.device("cpu")
-
-
-def resident_device(nbytes, device):
-    """Where the transfer set lives during fit: on ``device`` if it fits there."""
-    dev = torch.device(device)
-    if dev.type != "cuda":
-        return dev
-    free, _ = torch.cuda.mem_get_info(dev)
-    return dev if nbytes < 0.5 * free else torch.device("cpu")
 
 
 def make_module(student, n_inputs, n_outputs, hidden_layer_sizes, dropout, n_sizing_inputs=None):

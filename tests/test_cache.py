@@ -88,3 +88,21 @@ def test_grid_search_n_jobs_2_queries_the_teacher_once_per_training_set_and_work
     assert 1 <= len(workers) <= 2
     # at most: 2 folds x (training + MUNGE rows) per worker, plus the refit here
     assert len(calls) <= 2 * 2 * len(workers) + 2
+
+
+def test_cached_call_computes_once_per_key_until_the_cache_is_cleared():
+    calls = []
+
+    def compute(value):
+        calls.append(value)
+        return np.full(3, value)
+
+    _cache.clear_cache()
+    first = _cache.cached_call(("rows", 1), lambda: compute(1))
+    again = _cache.cached_call(("rows", 1), lambda: compute(99))
+    assert again is first and calls == [1]
+    np.testing.assert_array_equal(_cache.cached_call(("rows", 2), lambda: compute(2)), [2, 2, 2])
+    assert calls == [1, 2]
+    _cache.clear_cache()
+    np.testing.assert_array_equal(_cache.cached_call(("rows", 1), lambda: compute(3)), [3, 3, 3])
+    assert calls == [1, 2, 3]

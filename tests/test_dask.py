@@ -232,7 +232,7 @@ def test_broadcast_is_scoped_to_the_block_and_the_object(client, clf_data):
     orphan = pickle.loads(blob)
     with pytest.raises(RuntimeError, match="not available in this process"):
         DistilledClassifier(orphan, **FAST).fit(X, y)
-    registries = client.run(lambda: dict(__import__("skdistill")._dask._REGISTRY))
+    registries = client.run(lambda: dict(__import__("skdistill")._broadcast._REGISTRY))
     assert registries and not any(registries.values())  # removed from the workers
 
 

@@ -15,7 +15,17 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from skdistill import DistilledClassifier, DistilledRegressor, TransferSet, label_transfer_set
-from skdistill._transfer import METADATA_FILE, StreamBatches, StreamingTransferData
+from skdistill._transfer import StreamBatches, StreamingTransferData
+from skdistill._transfer_format import (
+    DEFAULT_ROW_GROUP_SIZE,
+    FORMAT_VERSION,
+    METADATA_FILE,
+    array_columns,
+    check_frame_columns,
+    prepare_directory,
+    write_description,
+    write_partition,
+)
 from skdistill._teacher import PROBA_CLIP
 
 from .conftest import FAST
@@ -239,8 +249,11 @@ def test_label_transfer_set_checks_its_input(clf_setup, tmp_path):
         label_transfer_set(teacher, extra, tmp_path / "a")
     with pytest.raises(ValueError, match="fitted"):
         label_transfer_set(LogisticRegression(), _dask(extra), tmp_path / "a")
-    with pytest.raises(ValueError, match="task must be"):
+    with pytest.raises(ValueError, match="'task' parameter of label_transfer_set must be a str among"):
         label_transfer_set(teacher, _dask(extra), tmp_path / "a", task="ranking")
+    for name, bad in [("labeling_batch_size", 0), ("row_group_size", 2.5), ("overwrite", "yes"), ("path", None)]:
+        with pytest.raises((ValueError, TypeError), match=f"'{name}' parameter of label_transfer_set"):
+            label_transfer_set(teacher, _dask(extra), **{"path": tmp_path / "a", name: bad})
     with pytest.raises(ValueError, match="2-D"):
         label_transfer_set(teacher, da.zeros(10, chunks=5), tmp_path / "a")
     with pytest.raises(ValueError, match="strings"):
@@ -275,3 +288,186 @@ def test_transfer_set_refuses_incomplete_or_foreign_directories(clf_setup, tmp_p
         json.dump({**content, "version": 99}, f)
     with pytest.raises(ValueError, match="version 1"):
         TransferSet(ts.path)
+
+
+# ---------------------------------------------------------------------------
+# the format (skdistill._transfer_format): writer and reader, without Dask
+
+
+def _write_set(path, parts, *, task="classification", classes=(0, 1), frame=False, row_group_size=3):
+    columns = list(parts[0][0].columns) if frame else array_columns(parts[0][0].shape[1])
+    prepare_directory(str(path))
+    written = [
+        write_partition(str(path), i, rows, outputs, columns=columns, row_group_size=row_group_size)
+        for i, (rows, outputs) in enumerate(parts)
+    ]
+    return write_description(
+        str(path), written, kind="frame" if frame else "array", columns=columns,
+        dtype=None if frame else str(parts[0][0].dtype), task=task,
+        classes=None if classes is None else list(classes), teacher="Hand",
+    )
+
+
+def test_format_round_trip_of_an_array(tmp_path):
+    rng = np.random.default_rng(0)
+    parts = [(rng.normal(size=(n, 3)).astype(np.float32), rng.normal(size=(n, 2))) for n in (7, 5)]
+    ts = _write_set(tmp_path / "t", parts)
+    assert (ts.n_rows, ts.n_features, ts.n_outputs, ts.task, ts.teacher) == (12, 3, 2, "classification", "Hand")
+    assert ts.columns is None and ts.classes_.tolist() == [0, 1]
+    chunks = list(ts.iter_chunks())
+    assert [len(c[0]) for c in chunks] == [3, 3, 1, 3, 2]  # row groups of 3 within each file
+    rows = np.concatenate([c[0] for c in chunks])
+    assert rows.dtype == np.float32
+    np.testing.assert_array_equal(rows, np.concatenate([p[0] for p in parts]))
+    np.testing.assert_array_equal(np.concatenate([c[1] for c in chunks]), np.concatenate([p[1] for p in parts]))
+    with open(os.path.join(ts.path, METADATA_FILE)) as f:
+        assert json.load(f)["version"] == FORMAT_VERSION
+
+
+def test_format_round_trip_of_a_frame_keeps_values_and_dtypes(tmp_path):
+    frame = pd.DataFrame(
+        {"num": [0.5, np.nan, 2.0, -1.0], "color": pd.Categorical(list("abca")), "flag": [True, False, True, True]}
+    )
+    outputs = np.arange(4.0)[:, None]
+    ts = _write_set(
+        tmp_path / "t", [(frame.iloc[:3], outputs[:3]), (frame.iloc[3:], outputs[3:])], task="regression",
+        classes=None, frame=True,
+    )
+    back = pd.concat([c[0] for c in ts.iter_chunks()], ignore_index=True)
+    pd.testing.assert_frame_equal(back, frame)
+    np.testing.assert_array_equal(np.concatenate([c[1] for c in ts.iter_chunks()]), outputs)
+    assert ts.columns == ["num", "color", "flag"] and ts.classes_ is None
+
+
+def test_description_lists_only_partitions_with_rows(tmp_path):
+    path = str(tmp_path / "t")
+    prepare_directory(path)
+    part = write_partition(path, 1, np.ones((2, 2)), np.zeros((2, 1)), columns=array_columns(2))
+    ts = write_description(
+        path, [None, part], kind="array", columns=array_columns(2), dtype="float64",
+        task="regression", classes=None, teacher="Hand",
+    )
+    assert ts.n_rows == 2 and ts._meta["partitions"] == [{"file": "part-00001.parquet", "n_rows": 2}]
+    with pytest.raises(ValueError, match="no rows"):
+        write_description(path, [None], kind="array", columns=array_columns(2), dtype="float64",
+                          task="regression", classes=None, teacher="Hand")
+    other = write_partition(path, 2, np.ones((2, 2)), np.zeros((2, 3)), columns=array_columns(2))
+    with pytest.raises(ValueError, match=r"different numbers of outputs per partition: \[1, 3\]"):
+        write_description(path, [part, other], kind="array", columns=array_columns(2), dtype="float64",
+                          task="regression", classes=None, teacher="Hand")
+
+
+def test_classes_that_json_cannot_hold_are_refused_before_the_description_is_written(tmp_path):
+    path = str(tmp_path / "t")
+    prepare_directory(path)
+    part = write_partition(path, 0, np.ones((2, 2)), np.zeros((2, 2)), columns=array_columns(2))
+    with pytest.raises(ValueError, match="cannot be stored"):
+        write_description(path, [part], kind="array", columns=array_columns(2), dtype="float64",
+                          task="classification", classes=[object(), object()], teacher="Hand")
+    assert not os.path.exists(os.path.join(path, METADATA_FILE))
+    with pytest.raises(ValueError, match="not a transfer set"):
+        TransferSet(path)
+
+
+@pytest.mark.parametrize("change", [{"version": FORMAT_VERSION + 1}, {"version": None}, {"format": "other"}])
+def test_reader_refuses_another_format_version_and_says_which(tmp_path, change):
+    ts = _write_set(tmp_path / "t", [(np.ones((4, 2)), np.zeros((4, 2)))])
+    meta = os.path.join(ts.path, METADATA_FILE)
+    with open(meta) as f:
+        content = json.load(f)
+    with open(meta, "w") as f:
+        json.dump({**content, **change}, f)
+    key, value = next(iter(change.items()))
+    with pytest.raises(ValueError, match=rf"version {FORMAT_VERSION} description .*{key} {value!r}"):
+        TransferSet(ts.path)
+
+
+def test_reader_notices_rows_added_after_writing(tmp_path):
+    ts = _write_set(tmp_path / "t", [(np.ones((4, 2)), np.zeros((4, 2))), (np.ones((4, 2)), np.zeros((4, 2)))])
+    write_partition(ts.path, 1, np.ones((6, 2)), np.zeros((6, 2)), columns=array_columns(2))  # replaced
+    with pytest.raises(ValueError, match="holds 10 rows, its description says 8"):
+        list(TransferSet(ts.path).iter_chunks())
+
+
+@pytest.mark.parametrize("columns, match", [([0, "b"], "must be strings"), (["a", "__skdistill_output_0"], "reserved")])
+def test_frame_columns_that_cannot_be_stored_are_refused(columns, match):
+    with pytest.raises(ValueError, match=match):
+        check_frame_columns(columns)
+    assert check_frame_columns(iter(["a", "b"])) == ["a", "b"]
+
+
+def test_prepare_directory_replaces_only_a_transfer_set(tmp_path):
+    ts = _write_set(tmp_path / "t", [(np.ones((4, 2)), np.zeros((4, 2)))])
+    (tmp_path / "t" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        prepare_directory(ts.path)
+    prepare_directory(ts.path, overwrite=True)
+    assert sorted(os.listdir(ts.path)) == ["notes.txt"]
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="not a directory"):
+        prepare_directory(str(tmp_path / "file"))
+
+
+def test_old_import_paths_of_the_format_still_work():
+    from skdistill import _dask, _transfer, _transfer_format, broadcast_teacher
+
+    for name in ("TransferSet", "METADATA_FILE", "FORMAT_NAME", "FORMAT_VERSION", "OUTPUT_PREFIX"):
+        assert getattr(_transfer, name) is getattr(_transfer_format, name)
+    assert _dask.broadcast_teacher is broadcast_teacher
+
+
+# ---------------------------------------------------------------------------
+# transfer sets and a streamed estimator written by the code before the format
+# had its own module (tests/fixtures, tag 866b7f6, written by
+# tests/fixtures/make_transfer_fixtures.py): they must keep loading.
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+CURRENT = "866b7f6"
+
+
+@pytest.mark.parametrize("kind", ["array", "frame"])
+def test_transfer_sets_written_by_the_current_release_still_read(kind):
+    ts = TransferSet(os.path.join(FIXTURES, f"transfer_{CURRENT}_{kind}"))
+    want = pd.read_pickle(os.path.join(FIXTURES, f"transfer_{CURRENT}_{kind}.pkl"))
+    chunks = list(ts.iter_chunks())
+    np.testing.assert_array_equal(np.concatenate([c[1] for c in chunks]), want["outputs"])
+    if kind == "array":
+        assert (ts.task, ts.classes_.tolist(), ts.n_outputs, ts.n_rows) == ("classification", [0, 1], 2, 120)
+        assert max(len(c[0]) for c in chunks) == 16
+        np.testing.assert_array_equal(np.concatenate([c[0] for c in chunks]), want["rows"])
+    else:
+        assert (ts.task, ts.classes_, ts.columns) == ("regression", None, ["num", "color", "flag"])
+        pd.testing.assert_frame_equal(pd.concat([c[0] for c in chunks], ignore_index=True), want["rows"])
+
+
+def test_pickle_of_an_estimator_fitted_on_a_streamed_set_still_loads():
+    import pickle
+
+    with open(os.path.join(FIXTURES, f"estimator_{CURRENT}_streamed.pkl"), "rb") as f:
+        est = pickle.load(f)
+    assert est.student_.iterator_train is StreamBatches  # by its old module path
+    rows = pd.read_pickle(os.path.join(FIXTURES, f"transfer_{CURRENT}_array.pkl"))["rows"][:10]
+    want = np.load(os.path.join(FIXTURES, f"expected_{CURRENT}_streamed.npy"))
+    np.testing.assert_allclose(est.predict_proba(rows), want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_transfer_set_of_the_current_release_trains_a_student(tmp_path):
+    ts = TransferSet(os.path.join(FIXTURES, f"transfer_{CURRENT}_array"))
+    want = pd.read_pickle(os.path.join(FIXTURES, f"transfer_{CURRENT}_array.pkl"))
+    X = want["rows"][:40]
+    teacher = LogisticRegression().fit(X, want["outputs"][:40].argmax(1))
+    est = DistilledClassifier(teacher, **FAST).fit(X, teacher.predict(X), X_unlabeled=ts)
+    assert est.n_transfer_ == 40 + 120
+
+
+def test_labeling_batch_size_has_one_default():
+    import inspect
+
+    from skdistill._teacher import DEFAULT_LABELING_BATCH_SIZE
+
+    for func in (DistilledClassifier, DistilledRegressor, label_transfer_set):
+        default = inspect.signature(func).parameters["labeling_batch_size"].default
+        assert default == DEFAULT_LABELING_BATCH_SIZE, func
+    assert f"labeling_batch_size : int, default={DEFAULT_LABELING_BATCH_SIZE}" in label_transfer_set.__doc__
+    assert f"labeling_batch_size : int, default={DEFAULT_LABELING_BATCH_SIZE}" in DistilledClassifier.__doc__
+    assert f"row_group_size : int, default={DEFAULT_ROW_GROUP_SIZE}" in label_transfer_set.__doc__
