@@ -11,23 +11,16 @@ like the teacher. The tests of a library that is not installed are skipped
 
 import numpy as np
 import pytest
-from skorch.callbacks import Callback
 from sklearn.base import clone
 from sklearn.datasets import make_regression
 
 from skdistill import DistilledClassifier, DistilledRegressor
 
+from ._recording import RecordTargets
 from .conftest import FAST
 
 #: log-probabilities of a predict_proba teacher are clipped at this probability
 PROBA_CLIP = 1e-6
-
-
-class RecordTargets(Callback):
-    """Records the training targets the student gets: one row per transfer row."""
-
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self.targets_ = X.tensors[1].cpu().numpy().astype(np.float64)
 
 
 def _distil(cls, teacher, X, y, **params):

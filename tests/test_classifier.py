@@ -538,11 +538,7 @@ def test_pickle_and_joblib_round_trip(binary_data, tmp_path):
 
 
 def test_unlabeled_rows_carry_soft_targets_only(binary_data):
-    from skorch.callbacks import Callback
-
-    class RecordTargets(Callback):  # the targets the student trains on: [logits, label, weight]
-        def on_train_begin(self, net, X=None, y=None, **kwargs):
-            self.targets_ = X.tensors[1].cpu().numpy().astype(np.float64)
+    from ._recording import RecordTargets
 
     X, y = binary_data
     teacher = CountingTeacher(LogisticRegression()).fit(X, y)
@@ -554,7 +550,7 @@ def test_unlabeled_rows_carry_soft_targets_only(binary_data):
     assert est.n_transfer_ == 50 + len(X_u)
     # the teacher labels the training rows, then the unlabeled rows, once each
     assert teacher.calls_ == [joblib.hash(X[:50]), joblib.hash(X_u)]
-    targets = record.targets_
+    targets = record.targets_  # [logits, label, weight]
     assert targets.shape == (50 + len(X_u), 2 + 2)
     logits, labels, weights = targets[:, :2], targets[:, 2], targets[:, 3]
     # every row carries the teacher's log-probabilities (its soft targets) ...
