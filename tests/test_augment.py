@@ -8,6 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from skdistill import DistilledClassifier, MungeAugmenter
 from skdistill._augment import generate_rows
 
+from ._recording import RecordTargets
 from .conftest import FAST
 
 
@@ -135,7 +136,8 @@ class DocumentedProtocol:
     def generate(self, X, Z, kinds, random_state):
         self.calls.append((X.shape, Z.shape, list(kinds), random_state))
         rng = np.random.RandomState(random_state)
-        return X + rng.normal(scale=0.1, size=X.shape)
+        self.rows_ = X + rng.normal(scale=0.1, size=X.shape)
+        return self.rows_
 
 
 class WithVerbose(DocumentedProtocol):
@@ -155,15 +157,27 @@ def test_custom_augmenter_object(binary_data, augmenter_class):
     X, y = binary_data
     teacher = CountingTeacher().fit(X, y)
     augmenter = augmenter_class()
-    clf = DistilledClassifier(teacher, **{**FAST, "augment": augmenter, "verbose": 0}).fit(X, y)
-    assert clf.predict(X).shape == (len(X),)
+    record = RecordTargets()
+    clf = DistilledClassifier(
+        teacher, **{**FAST, "augment": augmenter, "verbose": 0, "callbacks": [("record", record)]}
+    ).fit(X, y)
     assert len(augmenter.calls) == 1
     x_shape, z_shape, kinds, seed = augmenter.calls[0]
     assert x_shape == X.shape and z_shape[0] == len(X)
     assert kinds == ["numeric"] * X.shape[1]
     assert isinstance(seed, (int, np.integer))
-    # the teacher labelled the real rows and the synthetic ones
-    assert teacher.rows_ >= 2 * len(X)
+    # the teacher labelled the real rows and the synthetic ones, once each ...
+    assert teacher.rows_ == 2 * len(X)
+    assert clf.n_transfer_ == 2 * len(X)
+    # ... and the student trains on the rows the augmenter returned, with the
+    # teacher's log-probabilities of them as their targets and no label
+    targets = record.targets_  # [logits, label, weight]
+    synthetic = targets[len(X):]
+    expected = np.log(LogisticRegression.predict_proba(teacher, augmenter.rows_))
+    np.testing.assert_allclose(synthetic[:, :2], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(synthetic[:, 2], -1)
+    np.testing.assert_array_equal(targets[: len(X), 2], y)
+    assert np.mean(clf.predict(X) == teacher.predict(X)) > 0.8
     if augmenter_class is WithVerbose:
         assert augmenter.verbose == 0
 

@@ -379,7 +379,12 @@ def test_fold_lacking_a_class(multiclass_data):
     teacher = LogisticRegression().fit(X, y)
     mask = y != 2
     est = DistilledClassifier(teacher, **FAST).fit(X[mask], y[mask])
-    assert est.predict_proba(X).shape == (len(X), 3)
+    np.testing.assert_array_equal(est.classes_, [0, 1, 2])
+    proba = est.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    # the class no training row has is learned from the teacher's soft targets:
+    # the student rates it higher on the rows of that class than on the others
+    assert proba[~mask, 2].mean() > proba[mask, 2].mean() + 0.03
 
 
 def test_unknown_label_is_named(binary_data):
@@ -538,13 +543,28 @@ def test_pickle_and_joblib_round_trip(binary_data, tmp_path):
 
 
 def test_unlabeled_rows_carry_soft_targets_only(binary_data):
+    from ._recording import RecordTargets
+
     X, y = binary_data
     teacher = CountingTeacher(LogisticRegression()).fit(X, y)
     rng = np.random.RandomState(1)
     X_u = X + rng.normal(scale=0.1, size=X.shape)
-    est = DistilledClassifier(teacher, **FAST).fit(X[:50], y[:50], X_unlabeled=X_u)
+    record = RecordTargets()
+    est = DistilledClassifier(teacher, **FAST, callbacks=[("record", record)])
+    est.fit(X[:50], y[:50], X_unlabeled=X_u)
     assert est.n_transfer_ == 50 + len(X_u)
-    assert len(teacher.calls_) == 2
+    # the teacher labels the training rows, then the unlabeled rows, once each
+    assert teacher.calls_ == [joblib.hash(X[:50]), joblib.hash(X_u)]
+    targets = record.targets_  # [logits, label, weight]
+    assert targets.shape == (50 + len(X_u), 2 + 2)
+    logits, labels, weights = targets[:, :2], targets[:, 2], targets[:, 3]
+    # every row carries the teacher's log-probabilities (its soft targets) ...
+    expected = np.log(teacher.predict_proba(np.vstack([X[:50], X_u])))
+    np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-6)
+    # ... the training rows their label too, the unlabeled rows none (-1: left out of the CE)
+    np.testing.assert_array_equal(labels[:50], y[:50])
+    np.testing.assert_array_equal(labels[50:], -1)
+    np.testing.assert_array_equal(weights, 1.0)
 
 
 def test_pipeline_teacher_that_imputes_accepts_nan(binary_data):

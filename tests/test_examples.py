@@ -16,6 +16,18 @@ pytest.importorskip("matplotlib")
 # optional dependencies of single examples (all in the dev extra)
 REQUIRES = {"plot_lightgbm_onnx.py": ("lightgbm", "onnx", "onnxruntime")}
 
+#: Seconds an example may run (each takes well under a minute on 2 shared cores;
+#: the limit only stops a hung script from hanging the suite).
+TIMEOUT = 600
+
+
+def _tail(stream):
+    if stream is None:
+        return ""
+    if isinstance(stream, bytes):
+        stream = stream.decode(errors="replace")
+    return stream[-4000:]
+
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.name for p in SCRIPTS])
 def test_example_runs(script, tmp_path):
@@ -25,14 +37,22 @@ def test_example_runs(script, tmp_path):
     # one torch thread: robust when other processes share the 2 cores
     env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
     code = f"import runpy; runpy.run_path({str(script)!r}, run_name='__main__')"
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"{script.name} did not finish within {TIMEOUT} s and was killed\n"
+            f"--- stdout ---\n{_tail(exc.stdout)}\n--- stderr ---\n{_tail(exc.stderr)}",
+            pytrace=False,
+        )
     assert proc.returncode == 0, (
         f"{script.name} exited with {proc.returncode}\n"
-        f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}"
+        f"--- stdout ---\n{_tail(proc.stdout)}\n--- stderr ---\n{_tail(proc.stderr)}"
     )

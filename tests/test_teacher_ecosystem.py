@@ -22,6 +22,7 @@ from sklearn.svm import SVC
 from skdistill import MLP, DistilledClassifier, DistilledRegressor
 from skdistill._teacher import PROBA_CLIP, make_adapter
 
+from ._recording import RecordTargets
 from .conftest import FAST
 
 
@@ -74,12 +75,18 @@ def test_regressor_refuses_classifier_in_a_list_and_names_it(binary_data):
 
 def test_regressor_still_takes_regressors_in_any_wrapper(reg_data):
     X, y = reg_data
-    for teacher in [
-        make_pipeline(StandardScaler(), Ridge()),
-        FrozenEstimator(Ridge().fit(X, y)),
-        [Ridge().fit(X, y), RandomForestRegressor(5, random_state=0).fit(X, y)],
+    ridge = Ridge().fit(X, y)
+    forest = RandomForestRegressor(5, random_state=0).fit(X, y)
+    for teacher, predictions in [
+        (make_pipeline(StandardScaler(), Ridge()), make_pipeline(StandardScaler(), Ridge()).fit(X, y).predict(X)),
+        (FrozenEstimator(ridge), ridge.predict(X)),
+        ([ridge, forest], (ridge.predict(X) + forest.predict(X)) / 2),  # equal weights
     ]:
-        est = DistilledRegressor(teacher, **FAST).fit(X, y)
+        record = RecordTargets()
+        est = DistilledRegressor(teacher, **{**FAST, "callbacks": [("record", record)]}).fit(X, y)
+        # the student learns the teacher's predictions (standardized: [teacher, y, has_y, weight])
+        learned = record.targets_[:, 0] * est.target_scale_[0] + est.target_mean_[0]
+        np.testing.assert_allclose(learned, predictions, rtol=1e-4, atol=1e-3 * np.std(y))
         assert est.predict(X).shape == (len(X),)
 
 
@@ -164,6 +171,9 @@ def test_frozen_pipeline_that_imputes_accepts_nan(binary_data):
     teacher = FrozenEstimator(make_pipeline(SimpleImputer(), LogisticRegression()).fit(X, y))
     est = DistilledClassifier(teacher, **FAST).fit(X, y)
     assert np.isfinite(est.predict_proba(X)).all()
+    # the student follows the teacher, on the rows with a missing value too
+    agree = est.predict(X) == teacher.predict(X)
+    assert agree.mean() > 0.8 and agree[::7].mean() > 0.7
 
 
 def test_frozen_unfitted_teacher_is_a_clear_error(binary_data):
@@ -224,10 +234,14 @@ def test_lightgbm_booster_binary_with_string_labels_and_nan(binary_data):
 def test_lightgbm_booster_loaded_from_file(multiclass_data, tmp_path):
     lgb = pytest.importorskip("lightgbm")
     X, y = multiclass_data
-    _lgb_booster(X, y, objective="softmax", num_class=3).save_model(tmp_path / "m.txt")
+    trained = _lgb_booster(X, y, objective="softmax", num_class=3)
+    trained.save_model(tmp_path / "m.txt")
     booster = lgb.Booster(model_file=tmp_path / "m.txt")
     est = DistilledClassifier(booster, **FAST).fit(X, y)
-    assert est.predict_proba(X).shape == (len(X), 3)
+    np.testing.assert_array_equal(est.classes_, [0, 1, 2])
+    # the loaded booster teaches as the one trained in memory: the same student
+    reference = DistilledClassifier(trained, **FAST).fit(X, y)
+    np.testing.assert_allclose(est.predict_proba(X), reference.predict_proba(X), rtol=1e-5, atol=1e-6)
 
 
 def test_lightgbm_booster_regression(reg_data):
