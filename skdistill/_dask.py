@@ -55,7 +55,7 @@ import warnings
 import joblib
 import numpy as np
 
-from ._teacher import _is_torch_module, is_fitted, resolve_teacher, teacher_list
+from ._teacher import _is_torch_module, adapt_teacher, is_fitted, teacher_list
 
 
 # ---------------------------------------------------------------------------
@@ -356,10 +356,6 @@ class broadcast_teacher:
 
 
 
-def _never_fit(teacher, X, y, original=None):  # pragma: no cover - teachers are checked fitted first
-    raise ValueError("label_transfer_set needs a fitted teacher")
-
-
 def _infer_task(teacher):
     from sklearn.base import is_classifier, is_regressor
 
@@ -390,15 +386,12 @@ def _label_partition(teacher, part, index, path, options):
     n = part.shape[0]
     if n == 0:
         return {"file": None, "n_rows": 0, "n_outputs": None}
-    adapter = resolve_teacher(
+    adapter = adapt_teacher(
         teacher,
         options["teacher_weights"],
         task=options["task"],
-        X=None,
-        y=None,
         n_features=options["n_features"],
         device=resolve_device(options["device"]),
-        fit_one=_never_fit,
         labeling_batch_size=options["labeling_batch_size"],
         verbose=0,
     )
@@ -582,15 +575,12 @@ def label_transfer_set(
         )
 
     # the teacher's description, from this process
-    probe = resolve_teacher(
+    probe = adapt_teacher(
         teacher,
         teacher_weights,
         task=task,
-        X=None,
-        y=None,
         n_features=n_features,
         device=resolve_device(device) if device != "auto" else "cpu",
-        fit_one=_never_fit,
     )
     classes = None if task == "regression" else np.asarray(probe.classes_).tolist()
 
