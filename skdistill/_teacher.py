@@ -521,12 +521,8 @@ def _booster_raw(booster, lib, X, *, margin):
     return booster.inplace_predict(X, predict_type="margin" if margin else "value")
 
 
-class BoosterTeacher(ClassifierTeacher):
+class BoosterTeacher(RawScoreTeacher):
     """A raw ``lightgbm.Booster`` / ``xgboost.Booster`` classifier: raw margins."""
-
-    def __init__(self, estimator, classes, *, lib, **kwargs):
-        super().__init__(estimator, classes, **kwargs)
-        self.lib = lib
 
     def _outputs_batch(self, X):
         return _two_logits(_booster_raw(self.model, self.lib, X, margin=True))
@@ -574,12 +570,16 @@ class TorchModuleTeacher(TeacherAdapter):
         return out
 
 
-class SkorchTeacher(ProbaTeacher):
-    """A fitted skorch classifier: ``predict_proba`` with its module's state kept."""
+class _SkorchModuleState:
+    """A fitted skorch net labels with its module in eval mode, restored afterwards."""
 
     def _context(self):
         module = getattr(self.estimator, "module_", None)
         return preserve_torch_state([module]) if module is not None else contextlib.nullcontext()
+
+
+class SkorchTeacher(_SkorchModuleState, ProbaTeacher):
+    """A fitted skorch classifier: ``predict_proba`` with its module's state kept."""
 
 
 # ---------------------------------------------------------------------------
@@ -619,10 +619,8 @@ class BoosterRegressorTeacher(RegressorTeacher):
         return _booster_raw(self.model, self.lib, X, margin=False)
 
 
-class SkorchRegressorTeacher(RegressorTeacher):
-    def _context(self):
-        module = getattr(self.estimator, "module_", None)
-        return preserve_torch_state([module]) if module is not None else contextlib.nullcontext()
+class SkorchRegressorTeacher(_SkorchModuleState, RegressorTeacher):
+    """A fitted skorch regressor: ``predict`` with its module's state kept."""
 
 
 # ---------------------------------------------------------------------------
