@@ -61,7 +61,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags, _safe_indexing
-from sklearn.utils.validation import _check_response_method, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from ._checks import add_note
 from ._chunks import run_in_chunks
