@@ -22,6 +22,7 @@ from ._persist import load_student, save_student
 from ._preprocessing import PiecewiseLinearEncoder, infer_column_kinds, make_default_preprocessor
 from ._regressor import DistilledRegressor
 from ._report import compare_models, model_size_bytes
+from ._teacher import Teacher
 from ._transfer_format import TransferSet
 from ._student import MLP, StudentNet, TeacherFidelity, TensorBatches
 
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DistilledClassifier",
     "DistilledRegressor",
+    "Teacher",
     "MungeAugmenter",
     "MLP",
     "StudentNet",

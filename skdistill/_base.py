@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from skorch import NeuralNet
 from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -57,6 +58,7 @@ from ._sklearn_student import fit_sklearn_student, is_sklearn_student
 from ._student import build_student, predict_raw
 from ._teacher import (
     _is_torch_module,
+    adapt_teacher,
     is_fitted,
     raw_booster_kind,
     resolve_teacher,
@@ -637,6 +639,34 @@ class BaseDistiller(BaseEstimator):
         if compiled is not None and layers is not None:  # all numpy: cache-sized chunks, no re-check
             return predict_chunked(X, X.shape[0], compiled.transform, forward, _inference.COMPILED_CHUNK_ROWS, False)
         return predict_chunked(X, X.shape[0], self._encoder(), forward)
+
+    # ------------------------------------------------------------------
+    # the fitted teacher
+
+    def _teacher_outputs(self, X):
+        """The fitted teacher's outputs for the rows ``X``, read as in ``fit``.
+
+        Logits aligned with ``classes_`` (for a list of teachers: of their
+        weighted mixture) or predictions, shape (n_samples, n_outputs).
+        ``X`` is validated as for ``predict``; the teacher gets it as it got
+        the training rows. Not cached.
+        """
+        check_is_fitted(self, "student_")
+        if "teacher_" not in self.__dict__:
+            raise NotFittedError(
+                f"this {type(self).__name__} has no fitted teacher (teacher_): a student "
+                "loaded with load_student is saved without it"
+            )
+        X = self._check_X(X, reset=False)
+        adapter = adapt_teacher(
+            self.teacher_,
+            self.teacher_weights,
+            task=self._task,
+            n_features=self.n_features_in_,
+            device=resolve_device(self.device),
+            labeling_batch_size=self.labeling_batch_size,
+        )
+        return adapter.outputs(X)
 
 
 def _values_allowed(X, allow_nan):

@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from ._broadcast import broadcast_teacher
 from ._device import resolve_device
-from ._teacher import DEFAULT_LABELING_BATCH_SIZE, _is_torch_module, is_fitted, resolve_teacher, teacher_list
+from ._teacher import DEFAULT_LABELING_BATCH_SIZE, _is_torch_module, adapt_teacher, is_fitted, teacher_list
 from ._transfer_format import (
     DEFAULT_ROW_GROUP_SIZE,
     array_columns,
@@ -32,10 +32,6 @@ from ._transfer_format import (
 )
 
 __all__ = ["label_transfer_set", "broadcast_teacher"]
-
-
-def _never_fit(teacher, X, y, original=None):  # pragma: no cover - teachers are checked fitted first
-    raise ValueError("label_transfer_set needs a fitted teacher")
 
 
 def _infer_task(teacher):
@@ -61,15 +57,12 @@ def _label_partition(teacher, part, index, path, options):
     """Label one partition and write it to ``path`` (runs on a worker)."""
     if part.shape[0] == 0:
         return None
-    adapter = resolve_teacher(
+    adapter = adapt_teacher(
         teacher,
         options["teacher_weights"],
         task=options["task"],
-        X=None,
-        y=None,
         n_features=options["n_features"],
         device=resolve_device(options["device"]),
-        fit_one=_never_fit,
         labeling_batch_size=options["labeling_batch_size"],
         verbose=0,
     )
@@ -221,15 +214,12 @@ def label_transfer_set(
         )
 
     # the teacher's description, from this process
-    probe = resolve_teacher(
+    probe = adapt_teacher(
         teacher,
         teacher_weights,
         task=task,
-        X=None,
-        y=None,
         n_features=n_features,
         device=resolve_device(device) if device != "auto" else "cpu",
-        fit_one=_never_fit,
     )
     classes = None if task == "regression" else np.asarray(probe.classes_).tolist()
 

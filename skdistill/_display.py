@@ -21,13 +21,12 @@ import pandas as pd
 from sklearn.base import clone, is_classifier
 from sklearn.calibration import calibration_curve
 from sklearn.model_selection import check_cv, cross_val_score
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import _check_pos_label_consistency, check_is_fitted
 
-from ._metrics import _fitted_classifier, _teacher_proba, agreement_score
+from ._metrics import _fitted_classifier, _teacher_proba, agreement_score, find_distiller
 from ._report import compare_models
 
 __all__ = [
@@ -59,18 +58,6 @@ def _merge(defaults, user):
 
 # ---------------------------------------------------------------------------
 # temperature x alpha grid
-
-
-def _distiller_path(estimator, prefix=""):
-    """(parameter prefix, distiller) for a distiller or a Pipeline ending in one, else None."""
-    from ._base import BaseDistiller
-
-    if isinstance(estimator, BaseDistiller):
-        return prefix, estimator
-    if isinstance(estimator, Pipeline):
-        name, last = estimator.steps[-1]
-        return _distiller_path(last, f"{prefix}{name}__")
-    return None
 
 
 def _param_values(search, key, searched, path):
@@ -356,7 +343,8 @@ class DistillationGridDisplay:
         check_is_fitted(search, "cv_results_")
         results = search.cv_results_
         searched = [k[len("param_"):] for k in results if k.startswith("param_")]
-        path = _distiller_path(search.estimator)
+        found = find_distiller(search.estimator)
+        path = None if found is None else (found[0], found[2])
         if path is not None and not is_classifier(path[1]):
             raise TypeError(
                 f"{name} needs a search over a DistilledClassifier; its estimator's "

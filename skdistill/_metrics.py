@@ -6,48 +6,64 @@ callable, so it can go straight into the ``scoring`` dict of a grid search::
 
     GridSearchCV(distiller, grid, scoring={"accuracy": "accuracy", "agreement": agreement_score})
 
-The teacher's answer is read through the same adapter the distiller used in
-``fit`` (:mod:`skdistill._teacher`), so lists of teachers, torch modules and
-boosting libraries are handled as in training.
+The teacher's answer is read by the distiller itself, through the same
+adapter it used in ``fit`` (``BaseDistiller._teacher_outputs``), so lists of
+teachers, torch modules, boosting libraries and :class:`~skdistill.Teacher`
+subclasses are handled as in training.
+
+:func:`find_distiller` is the one place that finds the distiller in an
+estimator (a distiller, or a Pipeline ending in one); the displays use it too.
 """
 
 import numpy as np
-import pandas as pd
 from sklearn.pipeline import Pipeline
 from sklearn.utils.extmath import softmax
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["agreement_score"]
 
 
-def _find_distiller(estimator, caller):
-    """``(transform, distiller)`` for a distiller or a Pipeline ending in one.
+def find_distiller(estimator):
+    """Where the distiller is in ``estimator``: ``(prefix, transform, distiller)``, or None.
 
-    ``transform(X)`` applies the pipeline steps before the distiller (the
+    ``estimator`` is a distiller or a Pipeline whose last step is one
+    (Pipelines may nest); None for anything else. ``prefix`` is the
+    distiller's parameter prefix in ``estimator`` (``""``, ``"model__"``,
+    ...); ``transform(X)`` applies the steps before the distiller (the
     identity for a bare distiller), i.e. it gives the rows the distiller and
     its teacher see.
     """
     from ._base import BaseDistiller
 
     if isinstance(estimator, BaseDistiller):
-        return (lambda X: X), estimator
-    if isinstance(estimator, Pipeline):
-        head, last = estimator[:-1], estimator.steps[-1][1]
-        inner_transform, distiller = _find_distiller(last, caller)
-        if len(head) == 0:
-            return inner_transform, distiller
-        return (lambda X: inner_transform(head.transform(X))), distiller
-    raise TypeError(
-        f"{caller} expects a DistilledClassifier or a Pipeline whose last step is one; "
-        f"got {type(estimator).__name__}"
-    )
+        return "", (lambda X: X), estimator
+    if not isinstance(estimator, Pipeline):
+        return None
+    name, last = estimator.steps[-1]
+    found = find_distiller(last)
+    if found is None:
+        return None
+    prefix, inner, distiller = found
+    head = estimator[:-1]
+    transform = inner if len(head) == 0 else (lambda X: inner(head.transform(X)))
+    return f"{name}__{prefix}", transform, distiller
 
 
 def _fitted_classifier(estimator, caller):
     """``(transform, distiller)``, checking that the distiller is a fitted classifier."""
     from ._classifier import DistilledClassifier
 
-    transform, distiller = _find_distiller(estimator, caller)
+    found = find_distiller(estimator)
+    if found is None:
+        last = estimator
+        while isinstance(last, Pipeline):
+            last = last.steps[-1][1]
+        ending = f" ending in {type(last).__name__}" if last is not estimator else ""
+        raise TypeError(
+            f"{caller} expects a DistilledClassifier or a Pipeline whose last step is one; "
+            f"got {type(estimator).__name__}{ending}"
+        )
+    _, transform, distiller = found
     if not isinstance(distiller, DistilledClassifier):
         raise TypeError(
             f"{caller} needs a DistilledClassifier (agreement and probabilities are defined "
@@ -57,36 +73,9 @@ def _fitted_classifier(estimator, caller):
     return transform, distiller
 
 
-def _as_rows(X):
-    """X as the teacher got it in fit: a DataFrame unchanged, anything else an array."""
-    if isinstance(X, pd.DataFrame):
-        return X
-    return check_array(X, dtype=None, ensure_all_finite=False)
-
-
-def _teacher_logits(distiller, X):
-    """The fitted teacher's logits on X (rows as the distiller sees them), (n, n_classes)."""
-    from ._device import resolve_device
-    from ._teacher import resolve_teacher
-
-    X = _as_rows(X)
-    adapter = resolve_teacher(
-        distiller.teacher_,
-        distiller.teacher_weights,
-        task="classification",
-        X=X,
-        y=None,
-        n_features=X.shape[1],
-        device=resolve_device(distiller.device),
-        fit_one=None,  # teacher_ is fitted: nothing is ever fitted here
-        labeling_batch_size=distiller.labeling_batch_size,
-    )
-    return adapter.outputs(X)
-
-
 def _teacher_proba(distiller, X):
     """The teacher's class probabilities at temperature 1, aligned with ``classes_``."""
-    return softmax(_teacher_logits(distiller, X), copy=False)
+    return softmax(distiller._teacher_outputs(X), copy=False)
 
 
 def agreement_score(estimator, X, y=None):
@@ -134,5 +123,5 @@ def agreement_score(estimator, X, y=None):
     transform, distiller = _fitted_classifier(estimator, "agreement_score")
     Xt = transform(X)
     student = distiller.predict(Xt)
-    teacher = distiller.classes_[np.argmax(_teacher_logits(distiller, Xt), axis=1)]
+    teacher = distiller.classes_[np.argmax(distiller._teacher_outputs(Xt), axis=1)]
     return float(np.mean(student == teacher))

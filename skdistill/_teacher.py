@@ -1,15 +1,36 @@
-"""Teacher adapters: one interface over every kind of teacher.
+"""Teachers: what a teacher must answer, and one adapter over every kind of teacher.
 
-Every adapter exposes
+:class:`Teacher` is the public contract: a teacher answers *outputs for rows*
+(logits aligned with its ``classes_`` for classification, predictions for
+regression), its *classes* and its *task*. Subclass it to distil a model
+skdistill does not know (a remote scoring service, a model in another
+runtime) and pass an instance as ``teacher=``, as MAPIE takes a conformity
+score object.
+
+Every other teacher is read through an internal adapter (a
+:class:`TeacherAdapter`, itself a :class:`Teacher`) that labels rows in
+batches and checks what comes back. Adapters expose
 
 * ``outputs(X)``: a float64 array of shape ``(n_samples, n_outputs)``;
-  logits aligned with ``classes_`` for classification, predictions for
-  regression;
 * ``classes_`` (classification only);
 * ``estimator``: the underlying (fitted) teacher, used as cache identity.
 
-:func:`resolve_teacher` turns what the user passed as ``teacher`` into an
-adapter, fitting a *clone* of an unfitted teacher (never the teacher itself).
+Fitting and adapting are two steps: :func:`fit_teachers` fits a *clone* of an
+unfitted teacher (never the teacher itself), :func:`adapt_teacher` turns
+fitted teachers into one adapter; :func:`resolve_teacher`, used by ``fit``,
+checks, fits, then adapts.
+
+How a fitted model is read
+--------------------------
+A :class:`Teacher` answers through its own ``outputs``; a torch module through
+its forward pass; a raw ``lightgbm.Booster`` / ``xgboost.Booster`` through its
+raw margins (its task and number of classes come from its objective,
+:func:`booster_info`). A classifier of a boosting library is read through its
+raw scores, with the keyword arguments of :data:`RAW_SCORES` (matched by
+``isinstance``, so a subclass keeps the path); any other classifier through
+the first of ``predict_proba`` and ``decision_function`` it has, as
+scikit-learn's stacking picks a response method; a regressor through
+``predict``.
 
 The rule on fitted and unfitted teachers
 -----------------------------------------
@@ -23,21 +44,23 @@ A :class:`sklearn.frozen.FrozenEstimator` is scikit-learn's way of saying "this
 model is prefit": it is a fitted teacher (shared, never refit), and the model
 inside it is what decides how logits are read (the raw margins of an XGBoost
 or LightGBM model). Raw ``lightgbm.Booster`` and ``xgboost.Booster`` models
-(from ``lgb.train`` / ``xgb.train``) are fitted teachers too; their task and
-number of classes come from their objective (:func:`booster_info`).
+(from ``lgb.train`` / ``xgb.train``) are fitted teachers too.
 """
 
 import contextlib
 import json
 import sys
 import threading
+from abc import ABC, abstractmethod
+from typing import NamedTuple
 
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin, clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
+from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags, _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
 from ._checks import add_note
@@ -50,6 +73,103 @@ PROBA_CLIP = 1e-6
 
 #: Rows labelled by the teacher per call; bounds the teacher's memory use.
 DEFAULT_LABELING_BATCH_SIZE = 65536
+
+#: The tasks a teacher can have.
+TASKS = ("classification", "regression")
+
+
+class Teacher(ABC):
+    """What a teacher must answer: outputs for rows, its classes, its task.
+
+    Subclass it to distil a model skdistill cannot read by itself (a remote
+    scoring service, a model in another runtime) and pass an instance as
+    ``teacher=`` to :class:`DistilledClassifier` or
+    :class:`DistilledRegressor`, alone or in a list of teachers. An instance
+    is a *fitted* teacher: it is never fit, copied or modified; ``clone``
+    and grid searches share it, and ``teacher_`` is the instance.
+
+    A subclass sets
+
+    * ``task``: ``"classification"`` or ``"regression"`` (a class attribute
+      or set in ``__init__``), checked against the distiller;
+    * ``classes_`` (classification): the labels, one per output column, at
+      least two; the distiller's ``classes_`` are these;
+
+    and implements :meth:`outputs`. Rows are passed as the distiller got
+    them (a DataFrame stays a DataFrame), at most ``labeling_batch_size`` at
+    a time. The outputs are checked: one finite row per input row and, for
+    classification, one column per class; an error names the teacher.
+
+    The teacher's outputs are cached in the process like any teacher's
+    (keyed by the instance). With ``memory=`` they are also cached on disk,
+    which needs the instance to be picklable (joblib hashes it). NaN in
+    ``X`` is refused unless the subclass says it takes it, with scikit-learn's
+    tags (``tags.input_tags.allow_nan = True`` in ``__sklearn_tags__``).
+
+    See Also
+    --------
+    DistilledClassifier : distils a classification teacher.
+    DistilledRegressor : distils a regression teacher.
+
+    Examples
+    --------
+    A teacher behind a scoring function (here a plain function standing in
+    for a web service that returns class probabilities):
+
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skdistill import DistilledClassifier, Teacher
+    >>> X, y = make_classification(200, random_state=0)
+    >>> service = LogisticRegression().fit(X, y).predict_proba  # the remote model
+    >>> class RemoteTeacher(Teacher):
+    ...     task = "classification"
+    ...     def __init__(self, score, classes):
+    ...         self.score = score
+    ...         self.classes_ = np.asarray(classes)
+    ...     def outputs(self, X):
+    ...         proba = np.asarray(self.score(X))
+    ...         return np.log(np.clip(proba, 1e-6, 1.0))  # logits
+    >>> teacher = RemoteTeacher(service, classes=[0, 1])
+    >>> student = DistilledClassifier(teacher, max_epochs=5, random_state=0).fit(X, y)
+    >>> student.classes_
+    array([0, 1])
+    """
+
+    #: ``"classification"`` or ``"regression"``; set by subclasses.
+    task = None
+
+    @abstractmethod
+    def outputs(self, X):
+        """The teacher's outputs for the rows ``X``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Rows as the distiller got them.
+
+        Returns
+        -------
+        outputs : array-like of shape (n_samples, n_outputs)
+            Classification: logits, one column per entry of ``classes_``
+            (any per-row shift of them, such as log-probabilities, gives
+            the same soft targets). Regression: predictions, one column per
+            target (a 1-D array for a single target).
+        """
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags: a classifier or a regressor by ``task``; NaN refused.
+
+        Override it (calling ``super().__sklearn_tags__()``) to declare that
+        the teacher takes NaN: ``tags.input_tags.allow_nan = True``.
+        """
+        return Tags(
+            estimator_type={"classification": "classifier", "regression": "regressor"}.get(self.task),
+            target_tags=TargetTags(required=False),
+            classifier_tags=ClassifierTags() if self.task == "classification" else None,
+            regressor_tags=RegressorTags() if self.task == "regression" else None,
+            requires_fit=False,
+        )
 
 
 def _is_torch_module(obj):
@@ -86,18 +206,50 @@ def _final_step(teacher):
     return teacher
 
 
-def raw_booster_kind(obj):
-    """``"lightgbm"`` or ``"xgboost"`` for a raw ``Booster``, else None.
+def _library_of(obj, classes):
+    """The library whose class ``classes[library]`` ``obj`` is an instance of, else None.
 
-    The libraries are not imported here: a Booster exists only if its library
-    already is.
+    The libraries are not imported here: an instance of one of their classes
+    exists only if the library already is.
     """
-    for lib in ("lightgbm", "xgboost"):
+    for lib, name in classes.items():
         module = sys.modules.get(lib)
-        booster = getattr(module, "Booster", None) if module is not None else None
-        if booster is not None and isinstance(obj, booster):
+        cls = getattr(module, name, None) if module is not None else None
+        if cls is not None and isinstance(obj, cls):
             return lib
     return None
+
+
+def raw_booster_kind(obj):
+    """``"lightgbm"`` or ``"xgboost"`` for a raw ``Booster``, else None."""
+    return _library_of(obj, {"lightgbm": "Booster", "xgboost": "Booster"})
+
+
+class _RawScores(NamedTuple):
+    model: str  #: the library's model class (matched with isinstance: subclasses keep the path)
+    predict_params: dict  #: keyword arguments of ``predict`` that give raw scores
+    before_proba: bool  #: read so even when the model has ``predict_proba``
+
+
+#: The classifiers of boosting libraries read through their raw scores (log-odds
+#: or one margin per class), so that the temperature acts on true logits. A
+#: raw ``catboost.CatBoost`` (from ``catboost.train``) has no ``predict_proba``;
+#: ``CatBoostClassifier`` is read through its probabilities.
+RAW_SCORES = {
+    "xgboost": _RawScores("XGBModel", {"output_margin": True}, before_proba=True),
+    "lightgbm": _RawScores("LGBMModel", {"raw_score": True}, before_proba=True),
+    "catboost": _RawScores("CatBoost", {"prediction_type": "RawFormulaVal"}, before_proba=False),
+}
+
+
+def _raw_scores_library(model):
+    """The entry of :data:`RAW_SCORES` that reads the classifier ``model``, else None."""
+    lib = _library_of(model, {lib: spec.model for lib, spec in RAW_SCORES.items()})
+    if lib is None or not hasattr(model, "predict"):
+        return None
+    if not RAW_SCORES[lib].before_proba and hasattr(model, "predict_proba"):
+        return None
+    return lib
 
 
 #: The scikit-learn wrappers to use where a raw booster cannot be read.
@@ -154,9 +306,10 @@ def _classifier_type(teacher):
 
 
 def is_fitted(teacher):
-    """Whether ``teacher`` is a fitted model (torch modules and raw boosters always are)."""
+    """Whether ``teacher`` is a fitted model (a :class:`Teacher`, torch modules and
+    raw boosters always are)."""
     teacher = unwrap(teacher)
-    if _is_torch_module(teacher) or raw_booster_kind(teacher) is not None:
+    if isinstance(teacher, Teacher) or _is_torch_module(teacher) or raw_booster_kind(teacher) is not None:
         return True
     if _is_skorch_net(teacher):
         return bool(getattr(teacher, "initialized_", False)) and hasattr(teacher, "history_")
@@ -173,10 +326,6 @@ def is_fitted(teacher):
             k.endswith("_") and not k.startswith("__") for k in getattr(teacher, "__dict__", {})
         )
     return True
-
-
-def _module_name(est):
-    return type(est).__module__.split(".")[0]
 
 
 @contextlib.contextmanager
@@ -220,8 +369,13 @@ def _preserved(modules, device, torch):
                 m.training = flag
 
 
-class TeacherAdapter:
-    """Base class: batched labelling with an optional progress bar."""
+class TeacherAdapter(Teacher):
+    """The internal base of adapters: batched labelling with an optional progress bar.
+
+    ``estimator`` is what the user passed (the cache identity), ``model`` what
+    answers (the model inside a FrozenEstimator); subclasses implement
+    ``_outputs_batch`` for one batch of rows.
+    """
 
     task = None  # "classification" or "regression"
 
@@ -346,25 +500,19 @@ class DecisionFunctionTeacher(ClassifierTeacher):
         return _two_logits(self.estimator.decision_function(X))
 
 
-class XGBoostTeacher(ClassifierTeacher):
-    """XGBoost scikit-learn API: raw margins, so temperature acts on true logits."""
+class RawScoreTeacher(ClassifierTeacher):
+    """A boosting library's classifier read through its raw scores (see :data:`RAW_SCORES`).
+
+    XGBoost's output margins, LightGBM's raw scores, a raw CatBoost model's
+    raw formula values: true logits, so the temperature acts on them.
+    """
+
+    def __init__(self, estimator, classes, *, lib, **kwargs):
+        super().__init__(estimator, classes, **kwargs)
+        self.lib = lib
 
     def _outputs_batch(self, X):
-        return _two_logits(self.model.predict(X, output_margin=True))
-
-
-class LightGBMTeacher(ClassifierTeacher):
-    """LightGBM scikit-learn API: raw scores."""
-
-    def _outputs_batch(self, X):
-        return _two_logits(self.model.predict(X, raw_score=True))
-
-
-class CatBoostRawTeacher(ClassifierTeacher):
-    """A raw ``catboost.CatBoost`` classifier (from ``catboost.train``): raw formula values."""
-
-    def _outputs_batch(self, X):
-        return _two_logits(self.model.predict(X, prediction_type="RawFormulaVal"))
+        return _two_logits(self.model.predict(X, **RAW_SCORES[self.lib].predict_params))
 
 
 def _booster_raw(booster, lib, X, *, margin):
@@ -373,12 +521,8 @@ def _booster_raw(booster, lib, X, *, margin):
     return booster.inplace_predict(X, predict_type="margin" if margin else "value")
 
 
-class BoosterTeacher(ClassifierTeacher):
+class BoosterTeacher(RawScoreTeacher):
     """A raw ``lightgbm.Booster`` / ``xgboost.Booster`` classifier: raw margins."""
-
-    def __init__(self, estimator, classes, *, lib, **kwargs):
-        super().__init__(estimator, classes, **kwargs)
-        self.lib = lib
 
     def _outputs_batch(self, X):
         return _two_logits(_booster_raw(self.model, self.lib, X, margin=True))
@@ -426,12 +570,16 @@ class TorchModuleTeacher(TeacherAdapter):
         return out
 
 
-class SkorchTeacher(ProbaTeacher):
-    """A fitted skorch classifier: ``predict_proba`` with its module's state kept."""
+class _SkorchModuleState:
+    """A fitted skorch net labels with its module in eval mode, restored afterwards."""
 
     def _context(self):
         module = getattr(self.estimator, "module_", None)
         return preserve_torch_state([module]) if module is not None else contextlib.nullcontext()
+
+
+class SkorchTeacher(_SkorchModuleState, ProbaTeacher):
+    """A fitted skorch classifier: ``predict_proba`` with its module's state kept."""
 
 
 # ---------------------------------------------------------------------------
@@ -471,10 +619,27 @@ class BoosterRegressorTeacher(RegressorTeacher):
         return _booster_raw(self.model, self.lib, X, margin=False)
 
 
-class SkorchRegressorTeacher(RegressorTeacher):
-    def _context(self):
-        module = getattr(self.estimator, "module_", None)
-        return preserve_torch_state([module]) if module is not None else contextlib.nullcontext()
+class SkorchRegressorTeacher(_SkorchModuleState, RegressorTeacher):
+    """A fitted skorch regressor: ``predict`` with its module's state kept."""
+
+
+# ---------------------------------------------------------------------------
+# a user's Teacher
+
+
+class _UserOutputs:
+    """Batches of rows answered by a user's :class:`Teacher` (its ``outputs``)."""
+
+    def _outputs_batch(self, X):
+        return self.model.outputs(X)
+
+
+class UserClassifierTeacher(_UserOutputs, ClassifierTeacher):
+    """A user's classification :class:`Teacher`: its logits, batched and checked."""
+
+
+class UserRegressorTeacher(_UserOutputs, RegressorTeacher):
+    """A user's regression :class:`Teacher`: its predictions, batched and checked."""
 
 
 # ---------------------------------------------------------------------------
@@ -515,18 +680,13 @@ class EnsembleTeacher(TeacherAdapter):
         """Combine the members' outputs (a list of arrays) into one array."""
         if self.task == "classification":
             stacked = np.stack(outputs)  # (m, n, k)
-            log_p = stacked - _logsumexp(stacked, axis=2)[..., None]
+            log_p = stacked - logsumexp(stacked, axis=2, keepdims=True)
             mixed = np.tensordot(self.weights, np.exp(log_p), axes=1)
             return np.log(np.clip(mixed, PROBA_CLIP, 1.0))
         return np.tensordot(self.weights, np.stack(outputs), axes=1)
 
     def outputs(self, X):
         return self.combine([a.outputs(X) for a in self.adapters])
-
-
-def _logsumexp(a, axis):
-    m = np.max(a, axis=axis, keepdims=True)
-    return (m + np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True))).squeeze(axis)
 
 
 # ---------------------------------------------------------------------------
@@ -608,6 +768,25 @@ def _check_ovo(teacher, classes):
         )
 
 
+#: The generic classifier adapters, by response method, in order of preference
+#: (logits from probabilities first, as scikit-learn's stacking prefers
+#: ``predict_proba``).
+RESPONSE_ADAPTERS = {"predict_proba": ProbaTeacher, "decision_function": DecisionFunctionTeacher}
+
+#: The distiller of each task, for the messages.
+_DISTILLERS = {"classification": "DistilledClassifier", "regression": "DistilledRegressor"}
+
+
+def _response_method(model):
+    """The first method of :data:`RESPONSE_ADAPTERS` that ``model`` has, or None.
+
+    Not ``_check_response_method(...).__name__`` as in scikit-learn's
+    stacking: the adapters call the method by name, and a method set on the
+    instance (a function, a ``functools.partial``) need not have the name.
+    """
+    return next((name for name in RESPONSE_ADAPTERS if hasattr(model, name)), None)
+
+
 def make_adapter(teacher, *, task, n_features=None, device="cpu", y=None, **kwargs):
     """The adapter for one *fitted* teacher.
 
@@ -615,6 +794,11 @@ def make_adapter(teacher, *, task, n_features=None, device="cpu", y=None, **kwar
     knows only how many classes it has (see :func:`_booster_classes`).
     """
     model = unwrap(teacher)  # a FrozenEstimator answers as the model inside it
+    if isinstance(model, Teacher):
+        _check_user_teacher(model, task)
+        if task == "classification":
+            return UserClassifierTeacher(teacher, model.classes_, **kwargs)
+        return UserRegressorTeacher(teacher, **kwargs)
     if _is_torch_module(model):
         width = _torch_output_width(model, n_features, device)
         classes = np.arange(width) if task == "classification" else None
@@ -638,22 +822,18 @@ def make_adapter(teacher, *, task, n_features=None, device="cpu", y=None, **kwar
             )
         if _is_skorch_net(model):
             return SkorchTeacher(teacher, classes, **kwargs)
-        lib = _module_name(model)
-        if lib == "xgboost" and hasattr(model, "predict"):
-            return XGBoostTeacher(teacher, classes, **kwargs)
-        if lib == "lightgbm" and hasattr(model, "predict"):
-            return LightGBMTeacher(teacher, classes, **kwargs)
-        if lib == "catboost" and not hasattr(model, "predict_proba") and len(classes) >= 2:
-            return CatBoostRawTeacher(teacher, classes, **kwargs)
-        if hasattr(model, "predict_proba"):
-            return ProbaTeacher(teacher, classes, **kwargs)
-        if hasattr(model, "decision_function"):
+        lib = _raw_scores_library(model)
+        if lib is not None:
+            return RawScoreTeacher(teacher, classes, lib=lib, **kwargs)
+        method = _response_method(model)
+        if method is None:
+            raise TypeError(
+                f"the teacher {type(model).__name__} has neither predict_proba nor "
+                "decision_function"
+            )
+        if method == "decision_function":
             _check_ovo(model, classes)
-            return DecisionFunctionTeacher(teacher, classes, **kwargs)
-        raise TypeError(
-            f"the teacher {type(model).__name__} has neither predict_proba nor "
-            "decision_function"
-        )
+        return RESPONSE_ADAPTERS[method](teacher, classes, **kwargs)
     if not hasattr(model, "predict"):
         raise TypeError(f"the teacher {type(model).__name__} has no predict method")
     if _is_skorch_net(model):
@@ -661,23 +841,50 @@ def make_adapter(teacher, *, task, n_features=None, device="cpu", y=None, **kwar
     return RegressorTeacher(teacher, **kwargs)
 
 
+def _check_user_teacher(teacher, task):
+    """Check what a :class:`Teacher` subclass declares: its task, and its classes."""
+    name = type(teacher).__name__
+    if teacher.task not in TASKS:
+        raise ValueError(
+            f"{name}.task must be 'classification' or 'regression'; got {teacher.task!r}. "
+            "A Teacher subclass sets task, as a class attribute or in __init__."
+        )
+    if teacher.task != task:
+        raise TypeError(
+            f"the teacher {name} has task={teacher.task!r}; {_DISTILLERS[task]} needs a "
+            f"{task} teacher. Distil it with {_DISTILLERS[teacher.task]}."
+        )
+    if task == "regression":
+        return
+    if getattr(teacher, "classes_", None) is None:
+        raise TypeError(
+            f"the teacher {name} has task='classification' but no classes_ attribute: a "
+            "classification Teacher sets classes_, the labels of its output columns"
+        )
+    classes = np.asarray(teacher.classes_)
+    if classes.ndim != 1 or classes.shape[0] < 2 or len(set(classes.tolist())) != classes.shape[0]:
+        raise ValueError(
+            f"{name}.classes_ must be a 1-D array of at least two distinct labels, one per "
+            f"output column; got {classes.tolist()!r}"
+        )
+
+
 def _check_teacher_type(teacher, task):
     model = unwrap(teacher)
+    if isinstance(model, Teacher):
+        _check_user_teacher(model, task)
+        return
     if _is_torch_module(model):
         return
     if raw_booster_kind(model) is not None:
         return  # its objective is checked against the task in make_adapter
     if not (hasattr(model, "fit") or hasattr(model, "predict")):
         raise TypeError(
-            f"teacher must be a scikit-learn style estimator, a torch.nn.Module or a "
-            f"list of them; got {type(model).__name__}"
+            f"teacher must be a scikit-learn style estimator, a torch.nn.Module, a "
+            f"skdistill.Teacher or a list of them; got {type(model).__name__}"
         )
     if task == "classification" and not _is_skorch_net(model):
-        if not (
-            hasattr(model, "predict_proba")
-            or hasattr(model, "decision_function")
-            or _classifier_type(teacher)
-        ):
+        if _response_method(model) is None and not _classifier_type(teacher):
             raise TypeError(
                 f"the teacher {type(model).__name__} is not a classifier: it has neither "
                 "predict_proba nor decision_function"
@@ -714,6 +921,26 @@ def check_teacher_weights(weights, n_teachers):
     return w
 
 
+def _checked_teachers(teacher, weights, task):
+    """``(teachers, several, weights)``: what was passed as ``teacher``, checked.
+
+    The weights against the number of teachers, each teacher against the
+    task (a wrong one is named by its place in a list). Nothing is fit.
+    """
+    teachers, several = teacher_list(teacher)
+    weights = check_teacher_weights(weights, len(teachers))
+    if weights is not None and not several:
+        raise ValueError("teacher_weights is only meaningful with a list of teachers")
+    for i, t in enumerate(teachers):
+        try:
+            _check_teacher_type(t, task)
+        except (TypeError, ValueError) as exc:
+            if several:
+                add_note(exc, f"teacher[{i}] of the list of teachers")
+            raise
+    return teachers, several, weights
+
+
 def fit_unfitted(teacher, X, y, fit_one):
     """Clone and fit ``teacher`` if it is unfitted; return the fitted teacher.
 
@@ -736,24 +963,60 @@ def fit_unfitted(teacher, X, y, fit_one):
     return fit_one(clone(teacher), X, y, teacher)
 
 
-def resolve_teacher(teacher, weights, *, task, X, y, n_features, device, fit_one, **kwargs):
-    """Fit what needs fitting and return one adapter for ``teacher``."""
+def fit_teachers(teacher, X, y, fit_one):
+    """The teacher (or list of teachers) with each unfitted one replaced by a fitted clone.
+
+    A list gives a list; fitted teachers are kept as they are (see
+    :func:`fit_unfitted`).
+    """
     teachers, several = teacher_list(teacher)
-    weights = check_teacher_weights(weights, len(teachers))
-    if weights is not None and not several:
-        raise ValueError("teacher_weights is only meaningful with a list of teachers")
-    adapters = []
-    for i, t in enumerate(teachers):
-        try:
-            _check_teacher_type(t, task)
-        except TypeError as exc:
-            if several:
-                add_note(exc, f"teacher[{i}] of the list of teachers")
-            raise
-        fitted = fit_unfitted(t, X, y, fit_one)
-        adapters.append(
-            make_adapter(fitted, task=task, n_features=n_features, device=device, y=y, **kwargs)
-        )
+    fitted = [fit_unfitted(t, X, y, fit_one) for t in teachers]
+    return fitted if several else fitted[0]
+
+
+def adapt_teacher(teacher, weights=None, *, task, n_features=None, device="cpu", y=None, **kwargs):
+    """One adapter for a *fitted* teacher or list of teachers; nothing is fit.
+
+    Parameters
+    ----------
+    teacher : fitted teacher or list of fitted teachers
+        As the distiller's ``teacher`` (or ``teacher_``).
+    weights : array-like of shape (n_teachers,), default=None
+        ``teacher_weights``, for a list of teachers.
+    task : {"classification", "regression"}
+        The distiller's task; each teacher is checked against it.
+    n_features : int, default=None
+        Width of the rows, to probe a torch module's number of outputs.
+    device : str or torch.device, default="cpu"
+        Where a torch module labels.
+    y : array-like, default=None
+        The labels a raw booster classifier was trained on (it knows only
+        their number).
+    **kwargs
+        ``labeling_batch_size`` and ``verbose`` of the adapters.
+
+    Returns
+    -------
+    adapter : TeacherAdapter
+        An :class:`EnsembleTeacher` for a list of teachers.
+    """
+    teachers, several, weights = _checked_teachers(teacher, weights, task)
+    adapters = [
+        make_adapter(t, task=task, n_features=n_features, device=device, y=y, **kwargs)
+        for t in teachers
+    ]
     if several:
         return EnsembleTeacher(adapters, weights, **kwargs)
     return adapters[0]
+
+
+def resolve_teacher(teacher, weights, *, task, X, y, n_features, device, fit_one, **kwargs):
+    """Check, fit what needs fitting, and adapt: the teacher step of ``fit``.
+
+    Every teacher is checked before any is fit; fitting is
+    :func:`fit_teachers` (``fit_one`` fits one clone), adapting
+    :func:`adapt_teacher`.
+    """
+    _checked_teachers(teacher, weights, task)
+    fitted = fit_teachers(teacher, X, y, fit_one)
+    return adapt_teacher(fitted, weights, task=task, n_features=n_features, device=device, y=y, **kwargs)
