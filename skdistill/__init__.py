@@ -4,6 +4,8 @@ Compress a slow or large model (the teacher) into a small neural student
 trained with skorch, that answers like the teacher.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from ._augment import MungeAugmenter
 from ._cache import clear_cache
 from ._dask import broadcast_teacher, label_transfer_set
@@ -24,7 +26,10 @@ from ._report import compare_models, model_size_bytes
 from ._transfer import TransferSet
 from ._student import MLP, StudentNet, TeacherFidelity, TensorBatches
 
-__version__ = "0.1.0"
+try:  # one home for the version: pyproject.toml, read from the installed metadata
+    __version__ = version("skdistill")
+except PackageNotFoundError:  # pragma: no cover - a source tree that is not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DistilledClassifier",

@@ -431,11 +431,13 @@ class BaseDistiller(BaseEstimator):
                 if has_fit_parameter(t, "sample_weight"):
                     params["sample_weight"] = sample_weight
                 else:
-                    _warn(
+                    warnings.warn(
                         f"the teacher {type(t).__name__} does not accept sample_weight in fit, "
                         "so it is fit unweighted (the student's loss is still weighted). For a "
                         "Pipeline teacher, pass the weights to its final step as "
-                        "'<step>__sample_weight'."
+                        "'<step>__sample_weight'.",
+                        UserWarning,
+                        stacklevel=2,
                     )
             out[id(t)] = params
         return out
@@ -644,6 +646,3 @@ def _cuda_indices(device):
 def _is_sequence(obj):
     return isinstance(obj, (list, tuple))
 
-
-def _warn(msg):
-    warnings.warn(msg, UserWarning, stacklevel=3)

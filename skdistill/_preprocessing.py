@@ -221,7 +221,7 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
     >>> X = np.arange(10, dtype=float).reshape(-1, 1)
     >>> enc = PiecewiseLinearEncoder(n_bins=3).fit(X)
     >>> enc.transform([[4.5]]).round(2)
-    array([[1.  , 0.5 , 0.  ]])
+    array([[1. , 0.5, 0. ]], dtype=float32)
     """
 
     _parameter_constraints = {
