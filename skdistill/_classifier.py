@@ -202,6 +202,7 @@ scikit-learn estimator
 
     _task = "classification"
     _LEGACY_PARAMS = {**BaseDistiller._LEGACY_PARAMS, "class_weight": None}
+    _fitted_attributes = (*BaseDistiller._fitted_attributes, "classes_")
 
     _parameter_constraints = {
         **BaseDistiller._parameter_constraints,

@@ -42,8 +42,9 @@ from skorch.history import History
 from torch import nn
 
 from ._checks import add_note
-from ._inference import compile_encoder
-from ._student import MLP, build_student, resolve_device
+from ._classifier import DistilledClassifier
+from ._regressor import DistilledRegressor
+from ._student import MLP, resolve_device
 
 __all__ = ["save_student", "load_student", "TRUSTED_TYPES"]
 
@@ -82,11 +83,8 @@ def _skops():
     return sio
 
 
-def _estimator_classes():
-    from ._classifier import DistilledClassifier
-    from ._regressor import DistilledRegressor
-
-    return {"DistilledClassifier": DistilledClassifier, "DistilledRegressor": DistilledRegressor}
+#: The estimators a student file may name, by class name (looked up, never imported from the file).
+_ESTIMATORS = {cls.__name__: cls for cls in (DistilledClassifier, DistilledRegressor)}
 
 
 # ---------------------------------------------------------------------------
@@ -140,6 +138,24 @@ def _encode_array(arr, name):
         values = [v.item() if isinstance(v, np.generic) else v for v in arr.ravel()]
         values = np.array(values, dtype=object).reshape(arr.shape).tolist()
     return {"dtype": arr.dtype.str, "values": values}
+
+
+def _encode_fitted(value, name):
+    """A fitted attribute as JSON: an array with its dtype, other values as parameters are."""
+    if isinstance(value, np.ndarray):
+        return _encode_array(value, name)
+    try:
+        return _encode_value(value)
+    except _NotJSON:
+        raise TypeError(
+            f"save_student cannot store the fitted attribute {name} ({type(value).__name__}) as JSON"
+        ) from None
+
+
+def _decode_fitted(value, name):
+    if isinstance(value, dict) and "dtype" in value:
+        return _decode_array(value, name)
+    return _decode_value(value)
 
 
 def _decode_array(obj, name):
@@ -252,9 +268,8 @@ def save_student(estimator, path):
     >>> bool((again.predict_proba(X) == clf.predict_proba(X)).all())
     True
     """
-    classes = _estimator_classes()
     name = type(estimator).__name__
-    if classes.get(name) is not type(estimator):
+    if _ESTIMATORS.get(name) is not type(estimator):
         raise TypeError(
             f"save_student saves DistilledClassifier and DistilledRegressor estimators; "
             f"got {type(estimator).__module__}.{type(estimator).__qualname__}"
@@ -290,23 +305,7 @@ def save_student(estimator, path):
             stacklevel=2,
         )
 
-    fitted = {
-        "n_features_in_": int(estimator.n_features_in_),
-        "column_kinds_": list(estimator.column_kinds_),
-        "n_transfer_": int(estimator.n_transfer_),
-        "_allow_nan_": bool(estimator._allow_nan_),
-        # the fast prediction path is a pure function of the fitted preprocessor:
-        # rebuilt at load when fit had built it (and verified it on the training rows)
-        "_compiled_encoder_": getattr(estimator, "_compiled_encoder_", None) is not None,
-    }
-    if hasattr(estimator, "feature_names_in_"):
-        fitted["feature_names_in_"] = _encode_array(estimator.feature_names_in_, "feature_names_in_")
-    if name == "DistilledClassifier":
-        fitted["classes_"] = _encode_array(estimator.classes_, "classes_")
-    else:
-        fitted["target_mean_"] = _encode_array(estimator.target_mean_, "target_mean_")
-        fitted["target_scale_"] = _encode_array(estimator.target_scale_, "target_scale_")
-        fitted["_y_ndim_"] = estimator._y_ndim_
+    fitted = {key: _encode_fitted(value, key) for key, value in estimator._get_fitted_state().items()}
 
     weights = io.BytesIO()
     torch.save({k: v.detach().to("cpu") for k, v in net.module_.state_dict().items()}, weights)
@@ -444,8 +443,7 @@ def load_student(path, *, trusted=None, device="cpu"):
             f"the student file has format version {meta.get('format_version')!r}; this "
             f"skdistill reads version {FORMAT_VERSION}"
         )
-    classes = _estimator_classes()
-    cls = classes.get(meta.get("estimator"))
+    cls = _ESTIMATORS.get(meta.get("estimator"))
     if cls is None:
         raise ValueError(f"the student file names an unknown estimator {meta.get('estimator')!r}")
 
@@ -488,45 +486,24 @@ def load_student(path, *, trusted=None, device="cpu"):
             params[key] = value
     est = cls(teacher=None, **params)
 
-    fitted = meta["fitted"]
-    est.n_features_in_ = int(fitted["n_features_in_"])
-    if "feature_names_in_" in fitted:
-        est.feature_names_in_ = _decode_array(fitted["feature_names_in_"], "feature_names_in_")
-    est.column_kinds_ = list(fitted["column_kinds_"])
-    est.n_transfer_ = int(fitted["n_transfer_"])
-    est._allow_nan_ = bool(fitted["_allow_nan_"])
-    if cls is classes["DistilledClassifier"]:
-        est.classes_ = _decode_array(fitted["classes_"], "classes_")
-    else:
-        est.target_mean_ = _decode_array(fitted["target_mean_"], "target_mean_").astype(np.float64)
-        est.target_scale_ = _decode_array(fitted["target_scale_"], "target_scale_").astype(np.float64)
-        est._y_ndim_ = fitted["_y_ndim_"]
-    est.preprocessor_ = pre
-    est._compiled_encoder_ = compile_encoder(pre) if fitted.get("_compiled_encoder_") else None
+    try:
+        fitted = {key: _decode_fitted(value, key) for key, value in meta["fitted"].items()}
+        est._set_fitted_state(fitted, pre)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"the student file's fitted attributes are malformed: {exc}") from None
 
     # the student, rebuilt with the same builder as fit
     spec = meta["student"]
     if spec.get("type") != "MLP":
         raise ValueError(f"the student file describes an unknown student type {spec.get('type')!r}")
-    net = build_student(
-        student=None,
-        criterion=est._criterion(),
-        criterion_params=est._criterion_params(),
-        n_inputs=int(spec["n_inputs"]),
-        n_outputs=int(spec["n_outputs"]),
-        hidden_layer_sizes=tuple(int(h) for h in spec["hidden_layer_sizes"]),
-        dropout=float(spec["dropout"]),
-        max_epochs=est.max_epochs,
-        batch_size=est.batch_size,
-        lr=est.lr,
-        weight_decay=est.weight_decay,
-        device=device,
-        early_stopping=False,
-        task=est._task,
-        validation_fraction=est.validation_fraction,
-        n_iter_no_change=est.n_iter_no_change,
-        callbacks=None,
-        verbose=0,
+    net = est._build_net(
+        int(spec["n_inputs"]),
+        int(spec["n_outputs"]),
+        device,
+        architecture={
+            "hidden_layer_sizes": tuple(int(h) for h in spec["hidden_layer_sizes"]),
+            "dropout": float(spec["dropout"]),
+        },
     )
     net.initialize()
     try:

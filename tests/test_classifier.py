@@ -561,3 +561,20 @@ def test_pipeline_teacher_that_imputes_accepts_nan(binary_data):
     # a pipeline that cannot take NaN says so itself
     with pytest.raises(ValueError, match="NaN"):
         DistilledClassifier(make_pipeline(LogisticRegression()), **FAST).fit(X, y)
+
+
+def test_the_task_hooks_are_abstract():
+    # a distiller for a new task must define every hook: missing ones fail at
+    # construction, naming the hook, not deep inside fit
+    from skdistill._base import BaseDistiller
+
+    class HalfDone(BaseDistiller):
+        def __init__(self, teacher=None):
+            self.teacher = teacher
+
+        def _check_y(self, y, n_samples):
+            return y
+
+    with pytest.raises(TypeError, match="abstract.*_after_teacher.*_pack_targets"):
+        HalfDone()
+    assert DistilledClassifier.__abstractmethods__ == frozenset()

@@ -293,6 +293,30 @@ def test_weights_holding_objects_are_refused_without_running_them(mixed_clf):
     assert _REDUCED == []
 
 
+def test_the_declared_fitted_state_is_what_fit_sets(mixed_clf):
+    # every fitted attribute that predictions read is declared, so a new one cannot
+    # be left out of student files
+    X, y = make_regression(n_samples=60, n_features=3, random_state=0)
+    reg = DistilledRegressor(LinearRegression(), **FAST).fit(X, y)
+    for est in (mixed_clf, reg):
+        fitted = {k for k in vars(est) if k.endswith("_") and not k.startswith("__")}
+        state = est._get_fitted_state()
+        assert fitted - {"teacher_", "student_", "preprocessor_"} == set(state)
+        assert state["_compiled_encoder_"] is True
+    assert "feature_names_in_" in mixed_clf._get_fitted_state()
+    assert "feature_names_in_" not in reg._get_fitted_state()
+
+
+def test_a_file_without_a_fitted_attribute_is_refused(mixed_clf):
+    _, blob = _roundtrip(mixed_clf)
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        meta = json.loads(zf.read("metadata.json"))
+    del meta["fitted"]["classes_"]
+    meta["fitted"]["extra_"] = 1
+    with pytest.raises(ValueError, match=r"fitted attributes.*missing \['classes_'\], unknown \['extra_'\]"):
+        load_student(io.BytesIO(_replace_member(blob, "metadata.json", json.dumps(meta))))
+
+
 def test_weights_that_do_not_fit_the_architecture(mixed_clf):
     _, blob = _roundtrip(mixed_clf)
     wrong = io.BytesIO()
