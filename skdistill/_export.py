@@ -41,6 +41,7 @@ from ._inference import (
     onehot_layout,
     parse_preprocessor,
 )
+from ._optional import import_optional
 from ._preprocessing import MISSING_CATEGORY, _as_categories, _as_float, _float32_params
 
 __all__ = ["to_onnx", "onnx_inputs"]
@@ -62,13 +63,7 @@ _P_LOW = 0.02425
 
 
 def _onnx():
-    try:
-        import onnx
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "to_onnx needs the onnx package; install it with pip install 'skdistill[onnx]'"
-        ) from exc
-    return onnx
+    return import_optional("onnx", "to_onnx", "onnx")
 
 
 class _Graph:

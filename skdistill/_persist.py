@@ -43,6 +43,7 @@ from torch import nn
 
 from ._checks import add_note
 from ._classifier import DistilledClassifier
+from ._optional import import_optional
 from ._regressor import DistilledRegressor
 from ._student import MLP, resolve_device
 
@@ -73,14 +74,7 @@ _ARRAY_KINDS = "biufUO"
 
 
 def _skops():
-    try:
-        import skops.io as sio
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "saving and loading students needs skops; install it with "
-            "pip install 'skdistill[safe]'"
-        ) from exc
-    return sio
+    return import_optional("skops.io", "saving and loading students", "safe")
 
 
 #: The estimators a student file may name, by class name (looked up, never imported from the file).

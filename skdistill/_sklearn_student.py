@@ -60,6 +60,8 @@ from sklearn.multioutput import MultiOutputRegressor
 from sklearn.utils import get_tags
 from sklearn.utils.validation import has_fit_parameter
 
+from ._optional import import_optional
+
 #: Probability mass mixed, uniformly over the classes, into the target
 #: distribution of a regressed-logits student, so that its logarithm is
 #: finite (a hard label or a forest's zero probability would be -inf) and the
@@ -292,14 +294,10 @@ def onnx_graph(g, z, student, n_inputs, opsets):
     output (float32 ``[N, n_outputs]``), which ``to_onnx`` then maps to
     probabilities or predictions as for a neural student.
     """
-    try:
-        from skl2onnx import convert_sklearn
-        from skl2onnx.common.data_types import FloatTensorType
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "to_onnx of a scikit-learn student needs skl2onnx; install it with "
-            "pip install 'skdistill[onnx]'"
-        ) from exc
+    import_optional("skl2onnx", "to_onnx of a scikit-learn student", "onnx")
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
     est = student.estimator_
     options = {id(est): {"zipmap": False}} if student.mode == "weights" else None
     if student.mode == "weights" and len(est.classes_) != student.n_outputs:

@@ -440,3 +440,11 @@ def test_pickles_of_the_current_release_still_load(kind):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     if kind == "classifier":
         np.testing.assert_array_equal(est.predict(X), est.classes_[want.argmax(1)])
+
+
+def test_without_skops_the_error_says_how_to_install_it(mixed_clf, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "skops.io", None)  # import skops.io raises ImportError
+    with pytest.raises(ImportError, match=r"saving and loading students needs skops.*skdistill\[safe\]"):
+        save_student(mixed_clf, io.BytesIO())
