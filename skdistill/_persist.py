@@ -37,6 +37,7 @@ import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import InconsistentVersionWarning
+from sklearn.utils._param_validation import HasMethods, validate_params
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 from torch import nn
@@ -202,6 +203,13 @@ def _history(net):
 # public
 
 
+@validate_params(
+    {
+        "estimator": [DistilledClassifier, DistilledRegressor],
+        "path": [str, os.PathLike, HasMethods(["write"])],
+    },
+    prefer_skip_nested_validation=True,
+)
 def save_student(estimator, path):
     """Save a fitted distilled estimator without pickle, for :func:`load_student`.
 
@@ -263,10 +271,10 @@ def save_student(estimator, path):
     True
     """
     name = type(estimator).__name__
-    if _ESTIMATORS.get(name) is not type(estimator):
+    if _ESTIMATORS.get(name) is not type(estimator):  # a subclass would load as its base class
         raise TypeError(
-            f"save_student saves DistilledClassifier and DistilledRegressor estimators; "
-            f"got {type(estimator).__module__}.{type(estimator).__qualname__}"
+            f"save_student saves DistilledClassifier and DistilledRegressor estimators, not "
+            f"subclasses; got {type(estimator).__module__}.{type(estimator).__qualname__}"
         )
     check_is_fitted(estimator, "student_")
     if "_sklearn_student_" in vars(estimator):
@@ -361,6 +369,14 @@ def _describe(path):
     return repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else "the file"
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike, HasMethods(["read"])],
+        "trusted": [list, tuple, set, None],
+        "device": [str, torch.device],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_student(path, *, trusted=None, device="cpu"):
     """Load an estimator saved by :func:`save_student`, without unpickling.
 
@@ -418,9 +434,7 @@ def load_student(path, *, trusted=None, device="cpu"):
     >>> bool((again.predict(X) == reg.predict(X)).all()), again.teacher
     (True, None)
     """
-    if trusted is not None and (
-        isinstance(trusted, (str, bool)) or not all(isinstance(t, (str, type)) for t in trusted)
-    ):
+    if trusted is not None and not all(isinstance(t, (str, type)) for t in trusted):
         raise TypeError("trusted must be None or a list of type names (str) or types")
     device = resolve_device(device)
     sio = _skops()

@@ -578,3 +578,18 @@ def test_the_task_hooks_are_abstract():
     with pytest.raises(TypeError, match="abstract.*_after_teacher.*_pack_targets"):
         HalfDone()
     assert DistilledClassifier.__abstractmethods__ == frozenset()
+
+
+def test_compare_models_validates_its_arguments():
+    from skdistill import compare_models, model_size_bytes
+
+    X, y = make_classification(n_samples=40, n_features=4, random_state=0)
+    t = LogisticRegression().fit(X, y)
+    with pytest.raises(ValueError, match=r"teacher='forest' is not a key of models; the keys are \['lr'\]"):
+        compare_models({"lr": t}, X, y, teacher="forest")
+    with pytest.raises(ValueError, match="at least one"):
+        compare_models({}, X, y)
+    with pytest.raises(TypeError, match="'models' parameter"):
+        compare_models([t], X, y)
+    with pytest.raises(NotFittedError):
+        model_size_bytes(DistilledClassifier(t))

@@ -231,8 +231,16 @@ def test_custom_student_module_points_to_onnx():
 def test_unfitted_and_foreign_estimators_are_rejected():
     with pytest.raises(NotFittedError):
         save_student(DistilledClassifier(LogisticRegression()), io.BytesIO())
-    with pytest.raises(TypeError, match="DistilledClassifier and DistilledRegressor"):
+    with pytest.raises(TypeError, match="DistilledClassifier.*DistilledRegressor"):
         save_student(Ridge().fit([[0.0], [1.0]], [0.0, 1.0]), io.BytesIO())
+    with pytest.raises(TypeError, match="'path' parameter"):
+        save_student(DistilledClassifier(LogisticRegression()), 3)
+
+    class Mine(DistilledClassifier):
+        pass
+
+    with pytest.raises(TypeError, match="not subclasses; got .*Mine"):
+        save_student(Mine(LogisticRegression()), io.BytesIO())
 
 
 # ---------------------------------------------------------------------------
@@ -262,6 +270,8 @@ def test_untrusted_preprocessor_types_are_refused_unless_trusted():
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     with pytest.raises(TypeError, match="trusted"):
         load_student(io.BytesIO(buf.getvalue()), trusted=True)
+    with pytest.raises(TypeError, match="type names"):
+        load_student(io.BytesIO(buf.getvalue()), trusted=["tests.test_persist.AddOne", 3])
 
 
 def test_tampered_preprocessor_calling_os_functions_is_refused(mixed_clf):
