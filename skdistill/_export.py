@@ -13,7 +13,7 @@ as one ONNX graph built with :mod:`onnx.helper`:
   (``LabelEncoder`` from ``ai.onnx.ml``, unseen categories as zeros or as the
   infrequent column, exactly as scikit-learn's encoder);
 * the student: ``Gemm``/``Relu`` nodes read from the default
-  :class:`~skdistill.MLP` (other modules go through ``torch.onnx.export``);
+  :class:`~skdistill.nn.MLP` (other modules go through ``torch.onnx.export``);
 * ``Softmax`` for classifiers (output ``"probabilities"``), the
   de-standardization for regressors (output ``"predictions"``).
 

@@ -6,7 +6,7 @@ one zip archive:
 * ``metadata.json``: the estimator class and its parameters, the fitted
   attributes (``classes_``, ``n_features_in_``, ``feature_names_in_``,
   ``column_kinds_``, the regressor's target standardization, ...), the
-  student's architecture (an :class:`~skdistill.MLP`: inputs, outputs,
+  student's architecture (an :class:`~skdistill.nn.MLP`: inputs, outputs,
   hidden sizes, dropout), its training history and the library versions;
 * ``student.pt``: the student's ``state_dict`` (tensors only), written with
   :func:`torch.save` and read back with ``torch.load(weights_only=True)``,
@@ -20,7 +20,7 @@ one zip archive:
 code from the file. The teacher is *not* saved: the loaded estimator
 predicts exactly as the saved one, but cannot be refit until a teacher is set
 (``set_params(teacher=...)``). Students whose module is not the default
-:class:`~skdistill.MLP` cannot be rebuilt from JSON; export them with
+:class:`~skdistill.nn.MLP` cannot be rebuilt from JSON; export them with
 :func:`skdistill.to_onnx`, or pickle them (only ever load pickles you trust).
 """
 
@@ -223,7 +223,7 @@ def save_student(estimator, path):
     Parameters
     ----------
     estimator : DistilledClassifier or DistilledRegressor
-        Fitted, with the default :class:`~skdistill.MLP` student module.
+        Fitted, with the default :class:`~skdistill.nn.MLP` student module.
     path : str, path-like or writable binary file object
         Where to write, e.g. ``"student.skdistill"``.
 
@@ -235,7 +235,7 @@ def save_student(estimator, path):
     ------
     TypeError
         For another estimator type, or a student module that is not
-        :class:`~skdistill.MLP` (export those with :func:`skdistill.to_onnx`).
+        :class:`~skdistill.nn.MLP` (export those with :func:`skdistill.to_onnx`).
     sklearn.exceptions.NotFittedError
         If the estimator is not fitted.
 
