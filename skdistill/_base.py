@@ -549,9 +549,18 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
         n_transfer = Z_all.shape[0] + (0 if on_disk is None else on_disk.n_rows)
 
         if is_sklearn_student(self.student):  # a scikit-learn student: trained in _sklearn_student.py
+            def encode(X_chunk):  # a chunk of on-disk rows, checked as X is
+                X_chunk = self._check_X(X_chunk, reset=False, allow_nan=allow_nan)
+                return np.asarray(pre.transform(X_chunk), dtype=np.float32)
+
+            # on-disk rows carry only the teacher's outputs; loaded whole (the model fits all rows at once)
+            on_disk_rows = () if on_disk is None else (
+                (encode(X_chunk), self._pack_targets(chunk_outputs))
+                for X_chunk, chunk_outputs in on_disk.iter_chunks()
+            )
             fitted = fit_sklearn_student(
-                self, Z_all, targets, n_outputs=outputs.shape[1], on_disk=on_disk,
-                preprocessor=pre, allow_nan=allow_nan, random_state=seed,
+                self.student, self._task, Z_all, targets, n_outputs=outputs.shape[1], alpha=self.alpha,
+                temperature=getattr(self, "temperature", 1.0), more_rows=on_disk_rows, random_state=seed,
             )
             self._sklearn_student_ = fitted
             return self._set_fitted(adapter, pre, compiled, kinds, fitted.estimator_, n_transfer, allow_nan)
