@@ -17,6 +17,7 @@ One fit, in order (:meth:`BaseDistiller.fit`):
 import numbers
 import threading
 import warnings
+from abc import ABCMeta, abstractmethod
 
 import numpy as np
 import pandas as pd
@@ -106,7 +107,7 @@ def _seed_from(key):
     return int(key[:8], 16)
 
 
-class BaseDistiller(BaseEstimator):
+class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
     """Base class for distilled estimators. Not for direct use."""
 
     _task = None  # "classification" or "regression"
@@ -141,6 +142,14 @@ class BaseDistiller(BaseEstimator):
     #: that release's behaviour: estimators pickled by it, or saved with its
     #: :func:`~skdistill.save_student`, get these when loaded.
     _LEGACY_PARAMS = {"numeric_encoding": "quantile", "n_bins": "auto"}
+
+    #: The fitted attributes that predictions read besides ``student_`` and
+    #: ``preprocessor_``, all plain values (numbers, bools, lists, arrays):
+    #: the state :meth:`_get_fitted_state` gives and :meth:`_set_fitted_state`
+    #: restores (what :func:`~skdistill.save_student` writes). Subclasses add
+    #: their task's attributes. ``feature_names_in_`` is set only when fit saw
+    #: string column names.
+    _fitted_attributes = ("n_features_in_", "feature_names_in_", "column_kinds_", "n_transfer_", "_allow_nan_")
 
     # ------------------------------------------------------------------
     # cloning: a fitted teacher is shared, never copied
@@ -180,8 +189,8 @@ class BaseDistiller(BaseEstimator):
         state = dict(state)
         for name, value in self._LEGACY_PARAMS.items():
             state.setdefault(name, value)
-        if state.get("_compiled_encoder_") is not None:
-            state["_compiled_encoder_"] = compile_encoder(state["preprocessor_"])
+        if "_compiled_encoder_" in state:
+            state["_compiled_encoder_"] = _rebuild_encoder(state["_compiled_encoder_"], state["preprocessor_"])
         tokens = state.pop("_teacher_tokens", None)
         super().__setstate__(state)
         if tokens is not None:
@@ -288,25 +297,31 @@ class BaseDistiller(BaseEstimator):
         return values if _values_allowed(numeric, self._allow_nan_) else None
 
     # ------------------------------------------------------------------
-    # per task, overridden
+    # per task: what DistilledClassifier and DistilledRegressor define
 
-    def _check_y(self, y, n_samples):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _check_y(self, y, n_samples):
+        """Validate y (None allowed only with ``alpha=1``); return it as the task uses it."""
 
-    def _after_teacher(self, adapter, y):  # pragma: no cover - abstract
+    @abstractmethod
+    def _after_teacher(self, adapter, y):
         """Set task attributes (classes_, ...); return y encoded for the loss."""
-        raise NotImplementedError
 
-    def _build_targets(self, outputs, y_enc, n_real):  # pragma: no cover - abstract
+    @abstractmethod
+    def _build_targets(self, outputs, y_enc, n_real, weights=None):
         """Fit what the targets need (the regressor's scaling); return them packed."""
-        raise NotImplementedError
 
-    def _pack_targets(self, outputs, y_enc=None, n_real=0):  # pragma: no cover - abstract
+    @abstractmethod
+    def _pack_targets(self, outputs, y_enc=None, n_real=0, weights=None):
         """Packed targets (see :mod:`skdistill._loss`); true targets for the first n_real rows."""
-        raise NotImplementedError
 
-    def _criterion(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _criterion(self):
+        """The loss class of the student (a :class:`torch.nn.Module` class)."""
+
+    @abstractmethod
+    def _criterion_params(self):
+        """The keyword arguments of :meth:`_criterion`, from the estimator's parameters."""
 
     # ------------------------------------------------------------------
     # fit
@@ -435,11 +450,13 @@ class BaseDistiller(BaseEstimator):
                 if has_fit_parameter(t, "sample_weight"):
                     params["sample_weight"] = sample_weight
                 else:
-                    _warn(
+                    warnings.warn(
                         f"the teacher {type(t).__name__} does not accept sample_weight in fit, "
                         "so it is fit unweighted (the student's loss is still weighted). For a "
                         "Pipeline teacher, pass the weights to its final step as "
-                        "'<step>__sample_weight'."
+                        "'<step>__sample_weight'.",
+                        UserWarning,
+                        stacklevel=2,
                     )
             out[id(t)] = params
         return out
@@ -543,9 +560,18 @@ class BaseDistiller(BaseEstimator):
         n_transfer = Z_all.shape[0] + (0 if on_disk is None else on_disk.n_rows)
 
         if is_sklearn_student(self.student):  # a scikit-learn student: trained in _sklearn_student.py
+            def encode(X_chunk):  # a chunk of on-disk rows, checked as X is
+                X_chunk = self._check_X(X_chunk, reset=False, allow_nan=allow_nan)
+                return np.asarray(pre.transform(X_chunk), dtype=np.float32)
+
+            # on-disk rows carry only the teacher's outputs; loaded whole (the model fits all rows at once)
+            on_disk_rows = () if on_disk is None else (
+                (encode(X_chunk), self._pack_targets(chunk_outputs))
+                for X_chunk, chunk_outputs in on_disk.iter_chunks()
+            )
             fitted = fit_sklearn_student(
-                self, Z_all, targets, n_outputs=outputs.shape[1], on_disk=on_disk,
-                preprocessor=pre, allow_nan=allow_nan, random_state=seed,
+                self.student, self._task, Z_all, targets, n_outputs=outputs.shape[1], alpha=self.alpha,
+                temperature=getattr(self, "temperature", 1.0), more_rows=on_disk_rows, random_state=seed,
             )
             self._sklearn_student_ = fitted
             return self._set_fitted(adapter, pre, compiled, kinds, fitted.estimator_, n_transfer, allow_nan)
@@ -554,26 +580,11 @@ class BaseDistiller(BaseEstimator):
         devices = _cuda_indices(device)
         with TRAINING_LOCK, torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
-            net = build_student(
-                student=self.student,
-                criterion=self._criterion(),
-                criterion_params=self._criterion_params(),
-                n_inputs=Z_all.shape[1],
+            net = self._build_net(
+                Z_all.shape[1],
+                outputs.shape[1],
+                device,
                 n_sizing_inputs=sizing_width(pre, Z_all.shape[1]),
-                n_outputs=outputs.shape[1],
-                hidden_layer_sizes=self.hidden_layer_sizes,
-                dropout=self.dropout,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                weight_decay=self.weight_decay,
-                device=device,
-                early_stopping=self.early_stopping,
-                task=self._task,
-                validation_fraction=self.validation_fraction,
-                n_iter_no_change=self.n_iter_no_change,
-                callbacks=self.callbacks,
-                verbose=self.verbose,
                 random_state=seed,
             )
             if on_disk is None:
@@ -597,6 +608,98 @@ class BaseDistiller(BaseEstimator):
         self.student_ = student
         self.n_transfer_ = n_transfer
         self._allow_nan_ = allow_nan
+        return self
+
+    # ------------------------------------------------------------------
+    # the student's net and the fitted state, for fit and for save_student / load_student
+
+    def _build_net(self, n_inputs, n_outputs, device, *, n_sizing_inputs=None, random_state=None, architecture=None):
+        """The student's skorch net, unfitted, from this estimator's parameters.
+
+        Parameters
+        ----------
+        n_inputs, n_outputs : int
+            Columns of the encoded input and of the student's output.
+        device : torch.device
+        n_sizing_inputs : int, default=None
+            The width that "auto" hidden sizes are computed from
+            (:func:`~skdistill._preprocessing.sizing_width`); None is ``n_inputs``.
+        random_state : int, default=None
+            Seeds the early-stopping split.
+        architecture : dict, default=None
+            None builds the net that fit trains. ``{"hidden_layer_sizes": ...,
+            "dropout": ...}`` rebuilds a saved default :class:`~skdistill.nn.MLP`
+            to predict with (:func:`~skdistill.load_student`): the ``student``
+            parameter, early stopping, callbacks and verbosity are left out.
+
+        Returns
+        -------
+        net : skdistill.nn.StudentNet or the user's skorch net
+        """
+        saved = architecture is not None
+        return build_student(
+            student=None if saved else self.student,
+            criterion=self._criterion(),
+            criterion_params=self._criterion_params(),
+            n_inputs=n_inputs,
+            n_sizing_inputs=n_sizing_inputs,
+            n_outputs=n_outputs,
+            hidden_layer_sizes=architecture["hidden_layer_sizes"] if saved else self.hidden_layer_sizes,
+            dropout=architecture["dropout"] if saved else self.dropout,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            device=device,
+            early_stopping=False if saved else self.early_stopping,
+            task=self._task,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            callbacks=None if saved else self.callbacks,
+            verbose=0 if saved else self.verbose,
+            random_state=random_state,
+        )
+
+    def _get_fitted_state(self):
+        """The fitted state that predictions read, besides the student and its preprocessor.
+
+        Returns
+        -------
+        state : dict
+            The attributes of ``_fitted_attributes`` that are set, and
+            ``"_compiled_encoder_"``: whether fit built the compiled encoder
+            (a pure function of ``preprocessor_``, rebuilt by
+            :meth:`_set_fitted_state`).
+        """
+        check_is_fitted(self, "student_")
+        state = {name: getattr(self, name) for name in self._fitted_attributes if hasattr(self, name)}
+        state["_compiled_encoder_"] = getattr(self, "_compiled_encoder_", None) is not None
+        return state
+
+    def _set_fitted_state(self, state, preprocessor):
+        """Restore a state of :meth:`_get_fitted_state` with the fitted ``preprocessor``.
+
+        ``student_`` is the caller's to set. A state from an earlier release
+        may lack ``"_compiled_encoder_"`` (then there is none).
+
+        Raises
+        ------
+        ValueError
+            If ``state`` lacks a fitted attribute or holds an unknown one.
+        """
+        known = {*self._fitted_attributes, "_compiled_encoder_"}
+        required = set(self._fitted_attributes) - {"feature_names_in_"}
+        unknown, missing = sorted(set(state) - known), sorted(required - set(state))
+        if unknown or missing:
+            raise ValueError(
+                f"not a fitted state of {type(self).__name__}: "
+                f"missing {missing}, unknown {unknown}"
+            )
+        for name in self._fitted_attributes:
+            if name in state:
+                setattr(self, name, state[name])
+        self.preprocessor_ = preprocessor
+        self._compiled_encoder_ = _rebuild_encoder(state.get("_compiled_encoder_"), preprocessor)
         return self
 
     # ------------------------------------------------------------------
@@ -678,6 +781,16 @@ def _values_allowed(X, allow_nan):
     return bool(np.isfinite(X).all())
 
 
+def _rebuild_encoder(saved, preprocessor):
+    """The compiled encoder of a fitted ``preprocessor``, if ``saved`` says fit had one.
+
+    Pickles and student files hold only whether there was one (``True``;
+    pickles of earlier releases the encoder itself), and it is rebuilt from
+    the preprocessor, so that they get this release's encoder.
+    """
+    return None if saved is None or saved is False else compile_encoder(preprocessor)
+
+
 def _cuda_indices(device):
     dev = torch.device(device)
     return [dev.index or 0] if dev.type == "cuda" else []
@@ -686,6 +799,3 @@ def _cuda_indices(device):
 def _is_sequence(obj):
     return isinstance(obj, (list, tuple))
 
-
-def _warn(msg):
-    warnings.warn(msg, UserWarning, stacklevel=3)

@@ -70,7 +70,7 @@ class DistilledClassifier(ClassifierMixin, BaseDistiller):
         ``class_weight`` to balance it too). Needs ``y``.
     student : None, torch.nn.Module class or instance, skorch NeuralNet, or \
 scikit-learn estimator
-        None builds an :class:`MLP`. A module class is instantiated as
+        None builds an :class:`~skdistill.nn.MLP`. A module class is instantiated as
         ``student(n_inputs=..., n_outputs=...)``; an instance is deep-copied
         before training. With a skorch net, its own training settings are used
         and skdistill sets only the criterion and the data path. An unfitted
@@ -140,7 +140,7 @@ scikit-learn estimator
         ``"teacher_agreement"`` the share of rows where student and teacher
         pick the same class. Both are recorded in ``student_.history`` as
         ``valid_teacher_kl`` and ``valid_teacher_agreement`` whenever early
-        stopping is on (:class:`TeacherFidelity`).
+        stopping is on (:class:`~skdistill.nn.TeacherFidelity`).
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
     memory : None, str or joblib.Memory, default=None
@@ -203,6 +203,7 @@ scikit-learn estimator
 
     _task = "classification"
     _LEGACY_PARAMS = {**BaseDistiller._LEGACY_PARAMS, "class_weight": None}
+    _fitted_attributes = (*BaseDistiller._fitted_attributes, "classes_")
 
     _parameter_constraints = {
         **BaseDistiller._parameter_constraints,

@@ -13,7 +13,7 @@ as one ONNX graph built with :mod:`onnx.helper`:
   (``LabelEncoder`` from ``ai.onnx.ml``, unseen categories as zeros or as the
   infrequent column, exactly as scikit-learn's encoder);
 * the student: ``Gemm``/``Relu`` nodes read from the default
-  :class:`~skdistill.MLP` (other modules go through ``torch.onnx.export``);
+  :class:`~skdistill.nn.MLP` (other modules go through ``torch.onnx.export``);
 * ``Softmax`` for classifiers (output ``"probabilities"``), the
   de-standardization for regressors (output ``"predictions"``).
 
@@ -27,11 +27,15 @@ values as ``"__missing__"``. Only the inputs the model has are present.
 
 import functools
 import json
+import os
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import HasMethods, validate_params
+from sklearn.utils.validation import check_is_fitted
 
 from . import _inference
+from ._classifier import DistilledClassifier
 from ._inference import (
     BOUNDS_THRESHOLD as _BOUNDS_THRESHOLD,
     CompiledEncoder,
@@ -41,7 +45,9 @@ from ._inference import (
     onehot_layout,
     parse_preprocessor,
 )
+from ._optional import import_optional
 from ._preprocessing import MISSING_CATEGORY, _as_categories, _as_float, _float32_params
+from ._regressor import DistilledRegressor
 
 __all__ = ["to_onnx", "onnx_inputs"]
 
@@ -62,13 +68,7 @@ _P_LOW = 0.02425
 
 
 def _onnx():
-    try:
-        import onnx
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "to_onnx needs the onnx package; install it with pip install 'skdistill[onnx]'"
-        ) from exc
-    return onnx
+    return import_optional("onnx", "to_onnx", "onnx")
 
 
 class _Graph:
@@ -313,6 +313,14 @@ def _torch_export_graph(g, z, module, n_inputs):
 # public API
 
 
+@validate_params(
+    {
+        "estimator": [DistilledClassifier, DistilledRegressor],
+        "path": [str, os.PathLike, HasMethods(["write"]), None],
+        "X_sample": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def to_onnx(estimator, path=None, X_sample=None):
     """The fitted student, its preprocessing included, as one ONNX model.
 
@@ -320,7 +328,7 @@ def to_onnx(estimator, path=None, X_sample=None):
     ----------
     estimator : fitted DistilledClassifier or DistilledRegressor
         Its student preprocessor must be the default one (``preprocessor=None``).
-    path : str or path-like, default=None
+    path : str, path-like or writable binary file object, default=None
         Where to save the model; not saved when None.
     X_sample : array-like or DataFrame, default=None
         Optional rows: when given and onnxruntime is installed, the exported
@@ -335,17 +343,38 @@ def to_onnx(estimator, path=None, X_sample=None):
         with :func:`onnx_inputs`. Output ``"probabilities"`` (float32
         ``[N, n_classes]``) for a classifier, ``"predictions"`` (float64
         ``[N, n_outputs]``) for a regressor.
+
+    Raises
+    ------
+    TypeError
+        For another estimator (an ``InvalidParameterError``), or a student
+        or preprocessor that cannot be exported.
+    sklearn.exceptions.NotFittedError
+        If the estimator is not fitted.
+    RuntimeError
+        If the model does not reproduce the estimator on ``X_sample``.
+
+    See Also
+    --------
+    onnx_inputs : the inputs of the model for some rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import onnxruntime as ort
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skdistill import DistilledClassifier, onnx_inputs, to_onnx
+    >>> X, y = make_classification(n_samples=100, n_features=4, random_state=0)
+    >>> clf = DistilledClassifier(LogisticRegression(), hidden_layer_sizes=(8,), max_epochs=2,
+    ...                           augment=None, random_state=0).fit(X, y)
+    >>> model = to_onnx(clf, X_sample=X[:20])  # checked against predict_proba on these rows
+    >>> session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    >>> proba = session.run(["probabilities"], onnx_inputs(model, X[:3]))[0]
+    >>> bool(np.allclose(proba, clf.predict_proba(X[:3]), atol=1e-5))
+    True
     """
-    from sklearn.utils.validation import check_is_fitted
-
-    from ._classifier import DistilledClassifier
-    from ._regressor import DistilledRegressor
-
     onnx = _onnx()
-    if not isinstance(estimator, (DistilledClassifier, DistilledRegressor)):
-        raise TypeError(
-            f"to_onnx expects a DistilledClassifier or DistilledRegressor; got {type(estimator).__name__}"
-        )
     check_is_fitted(estimator, "student_")
     blocks, numeric, categorical = _parse_preprocessor(estimator.preprocessor_)
     g = _Graph(onnx)

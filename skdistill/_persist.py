@@ -6,7 +6,7 @@ one zip archive:
 * ``metadata.json``: the estimator class and its parameters, the fitted
   attributes (``classes_``, ``n_features_in_``, ``feature_names_in_``,
   ``column_kinds_``, the regressor's target standardization, ...), the
-  student's architecture (an :class:`~skdistill.MLP`: inputs, outputs,
+  student's architecture (an :class:`~skdistill.nn.MLP`: inputs, outputs,
   hidden sizes, dropout), its training history and the library versions;
 * ``student.pt``: the student's ``state_dict`` (tensors only), written with
   :func:`torch.save` and read back with ``torch.load(weights_only=True)``,
@@ -20,7 +20,7 @@ one zip archive:
 code from the file. The teacher is *not* saved: the loaded estimator
 predicts exactly as the saved one, but cannot be refit until a teacher is set
 (``set_params(teacher=...)``). Students whose module is not the default
-:class:`~skdistill.MLP` cannot be rebuilt from JSON; export them with
+:class:`~skdistill.nn.MLP` cannot be rebuilt from JSON; export them with
 :func:`skdistill.to_onnx`, or pickle them (only ever load pickles you trust).
 """
 
@@ -37,14 +37,17 @@ import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import InconsistentVersionWarning
+from sklearn.utils._param_validation import HasMethods, validate_params
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 from torch import nn
 
 from ._checks import add_note
+from ._classifier import DistilledClassifier
 from ._device import resolve_device
-from ._inference import compile_encoder
-from ._student import MLP, build_student
+from ._optional import import_optional
+from ._regressor import DistilledRegressor
+from ._student import MLP
 
 __all__ = ["save_student", "load_student", "TRUSTED_TYPES"]
 
@@ -73,21 +76,11 @@ _ARRAY_KINDS = "biufUO"
 
 
 def _skops():
-    try:
-        import skops.io as sio
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "saving and loading students needs skops; install it with "
-            "pip install 'skdistill[safe]'"
-        ) from exc
-    return sio
+    return import_optional("skops.io", "saving and loading students", "safe")
 
 
-def _estimator_classes():
-    from ._classifier import DistilledClassifier
-    from ._regressor import DistilledRegressor
-
-    return {"DistilledClassifier": DistilledClassifier, "DistilledRegressor": DistilledRegressor}
+#: The estimators a student file may name, by class name (looked up, never imported from the file).
+_ESTIMATORS = {cls.__name__: cls for cls in (DistilledClassifier, DistilledRegressor)}
 
 
 # ---------------------------------------------------------------------------
@@ -143,6 +136,24 @@ def _encode_array(arr, name):
     return {"dtype": arr.dtype.str, "values": values}
 
 
+def _encode_fitted(value, name):
+    """A fitted attribute as JSON: an array with its dtype, other values as parameters are."""
+    if isinstance(value, np.ndarray):
+        return _encode_array(value, name)
+    try:
+        return _encode_value(value)
+    except _NotJSON:
+        raise TypeError(
+            f"save_student cannot store the fitted attribute {name} ({type(value).__name__}) as JSON"
+        ) from None
+
+
+def _decode_fitted(value, name):
+    if isinstance(value, dict) and "dtype" in value:
+        return _decode_array(value, name)
+    return _decode_value(value)
+
+
 def _decode_array(obj, name):
     try:
         dtype = np.dtype(obj["dtype"])
@@ -193,6 +204,13 @@ def _history(net):
 # public
 
 
+@validate_params(
+    {
+        "estimator": [DistilledClassifier, DistilledRegressor],
+        "path": [str, os.PathLike, HasMethods(["write"])],
+    },
+    prefer_skip_nested_validation=True,
+)
 def save_student(estimator, path):
     """Save a fitted distilled estimator without pickle, for :func:`load_student`.
 
@@ -206,7 +224,7 @@ def save_student(estimator, path):
     Parameters
     ----------
     estimator : DistilledClassifier or DistilledRegressor
-        Fitted, with the default :class:`~skdistill.MLP` student module.
+        Fitted, with the default :class:`~skdistill.nn.MLP` student module.
     path : str, path-like or writable binary file object
         Where to write, e.g. ``"student.skdistill"``.
 
@@ -218,7 +236,7 @@ def save_student(estimator, path):
     ------
     TypeError
         For another estimator type, or a student module that is not
-        :class:`~skdistill.MLP` (export those with :func:`skdistill.to_onnx`).
+        :class:`~skdistill.nn.MLP` (export those with :func:`skdistill.to_onnx`).
     sklearn.exceptions.NotFittedError
         If the estimator is not fitted.
 
@@ -253,12 +271,11 @@ def save_student(estimator, path):
     >>> bool((again.predict_proba(X) == clf.predict_proba(X)).all())
     True
     """
-    classes = _estimator_classes()
     name = type(estimator).__name__
-    if classes.get(name) is not type(estimator):
+    if _ESTIMATORS.get(name) is not type(estimator):  # a subclass would load as its base class
         raise TypeError(
-            f"save_student saves DistilledClassifier and DistilledRegressor estimators; "
-            f"got {type(estimator).__module__}.{type(estimator).__qualname__}"
+            f"save_student saves DistilledClassifier and DistilledRegressor estimators, not "
+            f"subclasses; got {type(estimator).__module__}.{type(estimator).__qualname__}"
         )
     check_is_fitted(estimator, "student_")
     if "_sklearn_student_" in vars(estimator):
@@ -291,23 +308,7 @@ def save_student(estimator, path):
             stacklevel=2,
         )
 
-    fitted = {
-        "n_features_in_": int(estimator.n_features_in_),
-        "column_kinds_": list(estimator.column_kinds_),
-        "n_transfer_": int(estimator.n_transfer_),
-        "_allow_nan_": bool(estimator._allow_nan_),
-        # the fast prediction path is a pure function of the fitted preprocessor:
-        # rebuilt at load when fit had built it (and verified it on the training rows)
-        "_compiled_encoder_": getattr(estimator, "_compiled_encoder_", None) is not None,
-    }
-    if hasattr(estimator, "feature_names_in_"):
-        fitted["feature_names_in_"] = _encode_array(estimator.feature_names_in_, "feature_names_in_")
-    if name == "DistilledClassifier":
-        fitted["classes_"] = _encode_array(estimator.classes_, "classes_")
-    else:
-        fitted["target_mean_"] = _encode_array(estimator.target_mean_, "target_mean_")
-        fitted["target_scale_"] = _encode_array(estimator.target_scale_, "target_scale_")
-        fitted["_y_ndim_"] = estimator._y_ndim_
+    fitted = {key: _encode_fitted(value, key) for key, value in estimator._get_fitted_state().items()}
 
     weights = io.BytesIO()
     torch.save({k: v.detach().to("cpu") for k, v in net.module_.state_dict().items()}, weights)
@@ -369,6 +370,14 @@ def _describe(path):
     return repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else "the file"
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike, HasMethods(["read"])],
+        "trusted": [list, tuple, set, None],
+        "device": [str, torch.device],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_student(path, *, trusted=None, device="cpu"):
     """Load an estimator saved by :func:`save_student`, without unpickling.
 
@@ -426,9 +435,7 @@ def load_student(path, *, trusted=None, device="cpu"):
     >>> bool((again.predict(X) == reg.predict(X)).all()), again.teacher
     (True, None)
     """
-    if trusted is not None and (
-        isinstance(trusted, (str, bool)) or not all(isinstance(t, (str, type)) for t in trusted)
-    ):
+    if trusted is not None and not all(isinstance(t, (str, type)) for t in trusted):
         raise TypeError("trusted must be None or a list of type names (str) or types")
     device = resolve_device(device)
     sio = _skops()
@@ -445,8 +452,7 @@ def load_student(path, *, trusted=None, device="cpu"):
             f"the student file has format version {meta.get('format_version')!r}; this "
             f"skdistill reads version {FORMAT_VERSION}"
         )
-    classes = _estimator_classes()
-    cls = classes.get(meta.get("estimator"))
+    cls = _ESTIMATORS.get(meta.get("estimator"))
     if cls is None:
         raise ValueError(f"the student file names an unknown estimator {meta.get('estimator')!r}")
 
@@ -489,45 +495,24 @@ def load_student(path, *, trusted=None, device="cpu"):
             params[key] = value
     est = cls(teacher=None, **params)
 
-    fitted = meta["fitted"]
-    est.n_features_in_ = int(fitted["n_features_in_"])
-    if "feature_names_in_" in fitted:
-        est.feature_names_in_ = _decode_array(fitted["feature_names_in_"], "feature_names_in_")
-    est.column_kinds_ = list(fitted["column_kinds_"])
-    est.n_transfer_ = int(fitted["n_transfer_"])
-    est._allow_nan_ = bool(fitted["_allow_nan_"])
-    if cls is classes["DistilledClassifier"]:
-        est.classes_ = _decode_array(fitted["classes_"], "classes_")
-    else:
-        est.target_mean_ = _decode_array(fitted["target_mean_"], "target_mean_").astype(np.float64)
-        est.target_scale_ = _decode_array(fitted["target_scale_"], "target_scale_").astype(np.float64)
-        est._y_ndim_ = fitted["_y_ndim_"]
-    est.preprocessor_ = pre
-    est._compiled_encoder_ = compile_encoder(pre) if fitted.get("_compiled_encoder_") else None
+    try:
+        fitted = {key: _decode_fitted(value, key) for key, value in meta["fitted"].items()}
+        est._set_fitted_state(fitted, pre)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"the student file's fitted attributes are malformed: {exc}") from None
 
     # the student, rebuilt with the same builder as fit
     spec = meta["student"]
     if spec.get("type") != "MLP":
         raise ValueError(f"the student file describes an unknown student type {spec.get('type')!r}")
-    net = build_student(
-        student=None,
-        criterion=est._criterion(),
-        criterion_params=est._criterion_params(),
-        n_inputs=int(spec["n_inputs"]),
-        n_outputs=int(spec["n_outputs"]),
-        hidden_layer_sizes=tuple(int(h) for h in spec["hidden_layer_sizes"]),
-        dropout=float(spec["dropout"]),
-        max_epochs=est.max_epochs,
-        batch_size=est.batch_size,
-        lr=est.lr,
-        weight_decay=est.weight_decay,
-        device=device,
-        early_stopping=False,
-        task=est._task,
-        validation_fraction=est.validation_fraction,
-        n_iter_no_change=est.n_iter_no_change,
-        callbacks=None,
-        verbose=0,
+    net = est._build_net(
+        int(spec["n_inputs"]),
+        int(spec["n_outputs"]),
+        device,
+        architecture={
+            "hidden_layer_sizes": tuple(int(h) for h in spec["hidden_layer_sizes"]),
+            "dropout": float(spec["dropout"]),
+        },
     )
     net.initialize()
     try:

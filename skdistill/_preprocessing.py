@@ -29,7 +29,7 @@ from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, QuantileTransformer
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from ._checks import check_unique_columns
@@ -92,6 +92,7 @@ def _lenient_kinds(X):
     ]
 
 
+@validate_params({"X": ["array-like"], "strict": ["boolean"]}, prefer_skip_nested_validation=True)
 def infer_column_kinds(X, strict=True):
     """``"numeric"`` or ``"categorical"`` for each column of X.
 
@@ -118,6 +119,13 @@ def infer_column_kinds(X, strict=True):
     ValueError
         For duplicate column names, and (``strict=True``) for a column the
         default encoder cannot handle.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skdistill import infer_column_kinds
+    >>> infer_column_kinds(pd.DataFrame({"age": [30, 41], "city": ["paris", "rome"]}))
+    ['numeric', 'categorical']
     """
     check_unique_columns(X)
     if not strict:
@@ -221,7 +229,7 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
     >>> X = np.arange(10, dtype=float).reshape(-1, 1)
     >>> enc = PiecewiseLinearEncoder(n_bins=3).fit(X)
     >>> enc.transform([[4.5]]).round(2)
-    array([[1.  , 0.5 , 0.  ]])
+    array([[1. , 0.5, 0. ]], dtype=float32)
     """
 
     _parameter_constraints = {
@@ -324,19 +332,27 @@ def _numeric_step(numeric_encoding, n_samples, random_state, n_bins, n_numeric):
     if numeric_encoding == "piecewise_linear":
         n_bins = auto_n_bins(n_numeric) if n_bins == "auto" else int(n_bins)
         return ("bins", PiecewiseLinearEncoder(n_bins=n_bins, random_state=random_state))
-    if numeric_encoding == "quantile":
-        return (
-            "quantile",
-            QuantileTransformer(
-                n_quantiles=int(max(2, min(1000, n_samples))),
-                output_distribution="normal",
-                subsample=100_000,
-                random_state=random_state,
-            ),
-        )
-    raise ValueError(f"numeric_encoding must be one of {NUMERIC_ENCODINGS}; got {numeric_encoding!r}")
+    return (
+        "quantile",
+        QuantileTransformer(
+            n_quantiles=int(max(2, min(1000, n_samples))),
+            output_distribution="normal",
+            subsample=100_000,
+            random_state=random_state,
+        ),
+    )
 
 
+@validate_params(
+    {
+        "kinds": ["array-like"],
+        "n_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "numeric_encoding": [StrOptions(set(NUMERIC_ENCODINGS))],
+        "n_bins": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_default_preprocessor(
     kinds, n_samples, random_state=None, numeric_encoding="piecewise_linear", n_bins="auto"
 ):
@@ -361,7 +377,24 @@ def make_default_preprocessor(
     -------
     ColumnTransformer
         Unfitted.
+
+    Raises
+    ------
+    sklearn.utils._param_validation.InvalidParameterError
+        (a ValueError and a TypeError) For a parameter of the wrong type or
+        out of range; a ValueError for a kind that is neither "numeric" nor
+        "categorical".
+
+    Examples
+    --------
+    >>> from skdistill import make_default_preprocessor
+    >>> pre = make_default_preprocessor(["numeric", "categorical"], n_samples=100)
+    >>> [name for name, _, _ in pre.transformers]
+    ['numeric', 'missing', 'categorical']
     """
+    unknown = sorted({str(k) for k in kinds} - {NUMERIC, CATEGORICAL})
+    if unknown:
+        raise ValueError(f"kinds must be {NUMERIC!r} or {CATEGORICAL!r}; got {unknown}")
     numeric = [j for j, k in enumerate(kinds) if k == NUMERIC]
     categorical = [j for j, k in enumerate(kinds) if k == CATEGORICAL]
     transformers = []

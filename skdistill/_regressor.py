@@ -99,6 +99,7 @@ random_state, verbose
     """
 
     _task = "regression"
+    _fitted_attributes = (*BaseDistiller._fitted_attributes, "target_mean_", "target_scale_", "_y_ndim_")
 
     _parameter_constraints = {
         **BaseDistiller._parameter_constraints,

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier
 from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score
+from sklearn.utils._param_validation import validate_params
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseDistiller
 
@@ -18,7 +20,37 @@ def model_size_bytes(model):
     (what :func:`~skdistill.to_onnx` exports), not the teacher it keeps a
     reference to; a scikit-learn student counts as its pickle; for any other
     model, its pickle.
+
+    Parameters
+    ----------
+    model : object
+        A fitted distilled estimator, or any picklable model.
+
+    Returns
+    -------
+    size : int
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        For a distilled estimator that is not fitted.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skdistill import DistilledClassifier, model_size_bytes
+    >>> X, y = make_classification(100, n_features=4, random_state=0)
+    >>> t = LogisticRegression().fit(X, y)
+    >>> s = DistilledClassifier(t, hidden_layer_sizes=(8,), max_epochs=1, augment=None,
+    ...                         random_state=0).fit(X, y)
+    >>> import pickle
+    >>> n_weights = sum(p.numel() for p in s.student_.module_.parameters())  # float32
+    >>> model_size_bytes(s) == 4 * n_weights + len(pickle.dumps(s.preprocessor_))
+    True
     """
+    if isinstance(model, BaseDistiller):
+        check_is_fitted(model, "student_")
     if isinstance(model, BaseDistiller) and "_sklearn_student_" in vars(model):
         return int(len(pickle.dumps(model.student_)) + len(pickle.dumps(model.preprocessor_)))
     if isinstance(model, BaseDistiller):
@@ -41,6 +73,10 @@ def _throughput(fn, X, min_time=0.2):
     return X.shape[0] / best
 
 
+@validate_params(
+    {"models": [dict], "X": ["array-like"], "y": ["array-like"], "teacher": [str, None]},
+    prefer_skip_nested_validation=False,
+)
 def compare_models(models, X, y, *, teacher=None):
     """Compare a teacher and students on held-out data, as a DataFrame.
 
@@ -70,6 +106,10 @@ def compare_models(models, X, y, *, teacher=None):
     >>> list(compare_models({"teacher": t, "student": s}, X, y, teacher="teacher").columns)[:3]
     ['accuracy', 'log_loss', 'agreement']
     """
+    if not models:
+        raise ValueError("models must hold at least one fitted estimator")
+    if teacher is not None and teacher not in models:
+        raise ValueError(f"teacher={teacher!r} is not a key of models; the keys are {list(models)}")
     ref = models[teacher].predict(X) if teacher is not None else None
     rows = {}
     for name, model in models.items():

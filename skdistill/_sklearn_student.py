@@ -60,6 +60,8 @@ from sklearn.multioutput import MultiOutputRegressor
 from sklearn.utils import get_tags
 from sklearn.utils.validation import has_fit_parameter
 
+from ._optional import import_optional
+
 #: Probability mass mixed, uniformly over the classes, into the target
 #: distribution of a regressed-logits student, so that its logarithm is
 #: finite (a hard label or a forest's zero probability would be -inf) and the
@@ -203,60 +205,57 @@ def _prepare(student, n_targets, random_state):
     return est
 
 
-def _in_memory(estimator, on_disk, pre, allow_nan, Z, targets):
-    """Z and targets with the rows of an on-disk TransferSet appended (loaded whole)."""
-    if on_disk is None:
-        return Z, targets
-    Zs, Ts = [Z], [targets]
-    for X_chunk, outputs in on_disk.iter_chunks():
-        X_chunk = estimator._check_X(X_chunk, reset=False, allow_nan=allow_nan)
-        Zs.append(np.asarray(pre.transform(X_chunk), dtype=np.float32))
-        Ts.append(estimator._pack_targets(outputs))
-    return np.concatenate(Zs), np.concatenate(Ts)
-
-
-def fit_sklearn_student(estimator, Z, targets, *, n_outputs, on_disk, preprocessor, allow_nan, random_state):
-    """Train a clone of ``estimator.student`` on the transfer set.
+def fit_sklearn_student(
+    student, task, Z, targets, *, n_outputs, alpha, temperature=1.0, more_rows=(), random_state=None
+):
+    """Train a clone of ``student`` on the transfer set.
 
     Parameters
     ----------
-    estimator : DistilledClassifier or DistilledRegressor, being fitted
+    student : unfitted scikit-learn estimator
+        The distiller's ``student`` parameter.
+    task : {"classification", "regression"}
     Z : ndarray of shape (n_rows, n_encoded)
         The encoded transfer set.
     targets : ndarray
         The packed targets of :mod:`skdistill._loss` for those rows.
     n_outputs : int
         Teacher outputs per row (classes, or regression targets).
-    on_disk : TransferSet or None
-        Rows loaded whole and appended (a scikit-learn model trains on
-        all its rows at once).
-    preprocessor : fitted transformer
-    allow_nan : bool
-    random_state : int
+    alpha : float
+        The weight of the teacher's outputs against the true targets.
+    temperature : float, default=1.0
+        The classifier's softening temperature.
+    more_rows : iterable of (Z, targets) pairs, default=()
+        Further rows, encoded and packed (the chunks of an on-disk
+        TransferSet), appended to ``Z`` and ``targets``: a scikit-learn
+        model trains on all its rows at once.
+    random_state : int, default=None
         Seeds the student when its own ``random_state`` is None.
 
     Returns
     -------
     student : SklearnStudent
     """
-    task = estimator._task
-    mode = _check_student(estimator.student, task)
-    Z, targets = _in_memory(estimator, on_disk, preprocessor, allow_nan, Z, targets)
-    alpha = float(estimator.alpha)
+    mode = _check_student(student, task)
+    more = list(more_rows)
+    if more:
+        Z = np.concatenate([Z, *(z for z, _ in more)])
+        targets = np.concatenate([targets, *(t for _, t in more)])
+    alpha = float(alpha)
     row_weight = targets[:, -1].astype(np.float64)  # the packed targets end with the row weights
     if task == "regression":
         d = n_outputs
         teacher, truth, has_y = targets[:, :d], targets[:, d : 2 * d], targets[:, 2 * d : 2 * d + 1] > 0
         y = np.where(has_y, alpha * teacher + (1 - alpha) * truth, teacher).astype(np.float64)
-        est = _prepare(estimator.student, d, random_state)
+        est = _prepare(student, d, random_state)
         _fit_weighted(est, Z, y[:, 0] if d == 1 else y, row_weight)
         return SklearnStudent(est, "regression", d)
 
-    temperature = float(estimator.temperature)
+    temperature = float(temperature)
     k = n_outputs
     q = soft_targets(targets[:, :k], targets[:, k], temperature=temperature, alpha=alpha)
     if mode == "weights":
-        est = _prepare(estimator.student, 1, random_state)
+        est = _prepare(student, 1, random_state)
         n = Z.shape[0]
         rows = np.tile(np.arange(n), k)
         labels = np.repeat(np.arange(k), n)
@@ -265,7 +264,7 @@ def fit_sklearn_student(estimator, Z, targets, *, n_outputs, on_disk, preprocess
         est.fit(Z[rows[keep]], labels[keep], sample_weight=weights[keep])
         return SklearnStudent(est, "weights", k, temperature)
     u = logit_targets(q)
-    est = _prepare(estimator.student, 1 if u.ndim == 1 else k, random_state)
+    est = _prepare(student, 1 if u.ndim == 1 else k, random_state)
     _fit_weighted(est, Z, u, row_weight)
     return SklearnStudent(est, "logits", k, temperature)
 
@@ -292,14 +291,10 @@ def onnx_graph(g, z, student, n_inputs, opsets):
     output (float32 ``[N, n_outputs]``), which ``to_onnx`` then maps to
     probabilities or predictions as for a neural student.
     """
-    try:
-        from skl2onnx import convert_sklearn
-        from skl2onnx.common.data_types import FloatTensorType
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "to_onnx of a scikit-learn student needs skl2onnx; install it with "
-            "pip install 'skdistill[onnx]'"
-        ) from exc
+    import_optional("skl2onnx", "to_onnx of a scikit-learn student", "onnx")
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
     est = student.estimator_
     options = {id(est): {"zipmap": False}} if student.mode == "weights" else None
     if student.mode == "weights" and len(est.classes_) != student.n_outputs:

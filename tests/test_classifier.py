@@ -4,7 +4,6 @@ import pickle
 
 import joblib
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -581,3 +580,35 @@ def test_pipeline_teacher_that_imputes_accepts_nan(binary_data):
     # a pipeline that cannot take NaN says so itself
     with pytest.raises(ValueError, match="NaN"):
         DistilledClassifier(make_pipeline(LogisticRegression()), **FAST).fit(X, y)
+
+
+def test_the_task_hooks_are_abstract():
+    # a distiller for a new task must define every hook: missing ones fail at
+    # construction, naming the hook, not deep inside fit
+    from skdistill._base import BaseDistiller
+
+    class HalfDone(BaseDistiller):
+        def __init__(self, teacher=None):
+            self.teacher = teacher
+
+        def _check_y(self, y, n_samples):
+            return y
+
+    with pytest.raises(TypeError, match="abstract.*_after_teacher.*_pack_targets"):
+        HalfDone()
+    assert DistilledClassifier.__abstractmethods__ == frozenset()
+
+
+def test_compare_models_validates_its_arguments():
+    from skdistill import compare_models, model_size_bytes
+
+    X, y = make_classification(n_samples=40, n_features=4, random_state=0)
+    t = LogisticRegression().fit(X, y)
+    with pytest.raises(ValueError, match=r"teacher='forest' is not a key of models; the keys are \['lr'\]"):
+        compare_models({"lr": t}, X, y, teacher="forest")
+    with pytest.raises(ValueError, match="at least one"):
+        compare_models({}, X, y)
+    with pytest.raises(TypeError, match="'models' parameter"):
+        compare_models([t], X, y)
+    with pytest.raises(NotFittedError):
+        model_size_bytes(DistilledClassifier(t))

@@ -144,8 +144,24 @@ def test_custom_preprocessor_is_a_type_error():
 
 
 def test_not_an_estimator_is_a_type_error():
-    with pytest.raises(TypeError, match="DistilledClassifier or DistilledRegressor"):
+    with pytest.raises(TypeError, match="DistilledClassifier.*DistilledRegressor"):
         to_onnx(LogisticRegression())
+
+
+def test_path_may_be_a_file_object_and_is_validated():
+    import io
+
+    import onnx
+
+    X, y = make_classification(n_samples=100, n_features=4, random_state=0)
+    est = DistilledClassifier(LogisticRegression(), **SMALL).fit(X, y)
+    buf = io.BytesIO()
+    model = to_onnx(est, path=buf)
+    assert onnx.load_from_string(buf.getvalue()) == model
+    with pytest.raises(TypeError, match="'path' parameter"):
+        to_onnx(est, path=3)
+    with pytest.raises(ValueError, match="'X_sample' parameter"):
+        to_onnx(est, X_sample=1.0)
 
 
 def test_feed_checks_the_number_of_columns():

@@ -231,8 +231,16 @@ def test_custom_student_module_points_to_onnx():
 def test_unfitted_and_foreign_estimators_are_rejected():
     with pytest.raises(NotFittedError):
         save_student(DistilledClassifier(LogisticRegression()), io.BytesIO())
-    with pytest.raises(TypeError, match="DistilledClassifier and DistilledRegressor"):
+    with pytest.raises(TypeError, match="DistilledClassifier.*DistilledRegressor"):
         save_student(Ridge().fit([[0.0], [1.0]], [0.0, 1.0]), io.BytesIO())
+    with pytest.raises(TypeError, match="'path' parameter"):
+        save_student(DistilledClassifier(LogisticRegression()), 3)
+
+    class Mine(DistilledClassifier):
+        pass
+
+    with pytest.raises(TypeError, match="not subclasses; got .*Mine"):
+        save_student(Mine(LogisticRegression()), io.BytesIO())
 
 
 # ---------------------------------------------------------------------------
@@ -262,6 +270,8 @@ def test_untrusted_preprocessor_types_are_refused_unless_trusted():
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     with pytest.raises(TypeError, match="trusted"):
         load_student(io.BytesIO(buf.getvalue()), trusted=True)
+    with pytest.raises(TypeError, match="type names"):
+        load_student(io.BytesIO(buf.getvalue()), trusted=["tests.test_persist.AddOne", 3])
 
 
 def test_tampered_preprocessor_calling_os_functions_is_refused(mixed_clf):
@@ -291,6 +301,30 @@ def test_weights_holding_objects_are_refused_without_running_them(mixed_clf):
     with pytest.raises(ValueError, match="other than tensors"):
         load_student(io.BytesIO(_replace_member(blob, "student.pt", evil.getvalue())))
     assert _REDUCED == []
+
+
+def test_the_declared_fitted_state_is_what_fit_sets(mixed_clf):
+    # every fitted attribute that predictions read is declared, so a new one cannot
+    # be left out of student files
+    X, y = make_regression(n_samples=60, n_features=3, random_state=0)
+    reg = DistilledRegressor(LinearRegression(), **FAST).fit(X, y)
+    for est in (mixed_clf, reg):
+        fitted = {k for k in vars(est) if k.endswith("_") and not k.startswith("__")}
+        state = est._get_fitted_state()
+        assert fitted - {"teacher_", "student_", "preprocessor_"} == set(state)
+        assert state["_compiled_encoder_"] is True
+    assert "feature_names_in_" in mixed_clf._get_fitted_state()
+    assert "feature_names_in_" not in reg._get_fitted_state()
+
+
+def test_a_file_without_a_fitted_attribute_is_refused(mixed_clf):
+    _, blob = _roundtrip(mixed_clf)
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        meta = json.loads(zf.read("metadata.json"))
+    del meta["fitted"]["classes_"]
+    meta["fitted"]["extra_"] = 1
+    with pytest.raises(ValueError, match=r"fitted attributes.*missing \['classes_'\], unknown \['extra_'\]"):
+        load_student(io.BytesIO(_replace_member(blob, "metadata.json", json.dumps(meta))))
 
 
 def test_weights_that_do_not_fit_the_architecture(mixed_clf):
@@ -416,3 +450,11 @@ def test_pickles_of_the_current_release_still_load(kind):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     if kind == "classifier":
         np.testing.assert_array_equal(est.predict(X), est.classes_[want.argmax(1)])
+
+
+def test_without_skops_the_error_says_how_to_install_it(mixed_clf, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "skops.io", None)  # import skops.io raises ImportError
+    with pytest.raises(ImportError, match=r"saving and loading students needs skops.*skdistill\[safe\]"):
+        save_student(mixed_clf, io.BytesIO())

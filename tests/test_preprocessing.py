@@ -100,3 +100,18 @@ def test_quantile_encoding_is_still_available():
     assert isinstance(steps["quantile"], QuantileTransformer)
     with pytest.raises(ValueError, match="numeric_encoding"):
         make_default_preprocessor(["numeric"], 10, numeric_encoding="log")
+
+
+def test_public_functions_validate_their_arguments():
+    with pytest.raises(ValueError, match="n_samples"):
+        make_default_preprocessor(["numeric"], 0)
+    with pytest.raises(ValueError, match="n_bins"):
+        make_default_preprocessor(["numeric"], 10, n_bins=0)
+    with pytest.raises(TypeError, match="random_state"):
+        make_default_preprocessor(["numeric"], 10, random_state="seed")
+    with pytest.raises(ValueError, match=r"kinds must be 'numeric' or 'categorical'; got \['text'\]"):
+        make_default_preprocessor(["numeric", "text"], 10)
+    with pytest.raises(TypeError, match="strict"):
+        infer_column_kinds(np.zeros((3, 2)), strict="yes")
+    with pytest.raises(TypeError, match="'X' parameter"):
+        infer_column_kinds(3.0)

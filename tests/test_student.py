@@ -139,3 +139,22 @@ def test_early_stopping_rejects_scores_of_the_other_task(cls, data, value):
         teacher = LogisticRegression().fit(X, y)
     with pytest.raises(ValueError, match="early_stopping"):
         cls(teacher, early_stopping=value, **FAST).fit(X, y)
+
+
+def test_the_nn_namespace_holds_the_plumbing_also_importable_from_the_top():
+    import pickle
+
+    import skdistill
+    import skdistill.nn
+
+    assert skdistill.nn.__all__ == [
+        "MLP", "StudentNet", "TensorBatches", "TeacherFidelity", "DistillationLoss",
+        "RegressionDistillationLoss", "distillation_loss", "regression_distillation_loss",
+    ]
+    for name in skdistill.nn.__all__:
+        assert getattr(skdistill, name) is getattr(skdistill.nn, name), name
+        assert name in skdistill.__all__
+    # the classes keep their defining modules, which pickles of earlier releases name
+    module = skdistill.nn.MLP(2, 1, (3,))
+    assert b"skdistill._student" in pickle.dumps(module)
+    assert type(pickle.loads(pickle.dumps(module))) is skdistill.nn.MLP
