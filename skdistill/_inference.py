@@ -5,7 +5,7 @@ preprocessor) and the forward pass. Through scikit-learn's transformers and
 torch, a one-row prediction costs milliseconds of per-call overhead
 (validation, pandas, dispatch) and large inputs are encoded all at once. For
 the default preprocessor (:func:`~skdistill.make_default_preprocessor`) and
-the default :class:`~skdistill.MLP` on CPU, this module compiles both steps
+the default :class:`~skdistill.nn.MLP` on CPU, this module compiles both steps
 into a few vectorized numpy operations over the fitted attributes:
 
 * :class:`CompiledEncoder`: median imputation, the quantile transform

@@ -176,7 +176,7 @@ def _decode_array(obj, name):
 def _mlp_spec(module):
     if type(module) is not MLP:
         raise TypeError(
-            f"save_student can rebuild only the default skdistill.MLP student from its "
+            f"save_student can rebuild only the default skdistill.nn.MLP student from its "
             f"description; this estimator's student module is {type(module).__module__}."
             f"{type(module).__qualname__}. Export the whole prediction path with "
             "skdistill.to_onnx(estimator, path) instead (or use pickle/joblib, and only "

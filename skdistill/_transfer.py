@@ -94,7 +94,7 @@ class StreamBatches:
     yields ``(X, y)`` float32 tensor batches on ``device``. Random draws come
     from torch's global generator (seeded by ``fit``), so training is
     reproducible. A TensorDataset (the validation part) is delegated to
-    :class:`~skdistill.TensorBatches`.
+    :class:`~skdistill.nn.TensorBatches`.
     """
 
     def __init__(self, dataset, batch_size=256, shuffle=False, device="cpu", **kwargs):
