@@ -26,6 +26,7 @@ test: setup
 
 docs: setup
 	$(BIN)/python -m pip install -q -e ".[docs]"
+	rm -rf docs/generated  # autosummary stubs are regenerated; stale ones would fail -W
 	$(BIN)/sphinx-build -W -b html docs docs/_build/html
 
 bench: setup
