@@ -288,7 +288,7 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
             if not compiled.categorical:
                 values = numeric = X.to_numpy(dtype=np.float64, na_value=np.nan)
             elif X.shape[0] <= _inference.FEW_ROWS:
-                values = X.to_numpy(dtype=object)
+                values = _inference.frame_values(X)
                 numeric = values[:, compiled.numeric].astype(np.float64)
             else:
                 return None

@@ -521,7 +521,7 @@ def _few_rows_feed(X, cols):
     reports the bad values); categorical values become ``str(value)`` and
     missing ones :data:`MISSING_CATEGORY`, as in ``_as_categories``.
     """
-    values = X.to_numpy(dtype=object)
+    values = _inference.frame_values(X)
     feed = {}
     if cols.numeric:
         try:

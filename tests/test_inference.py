@@ -298,3 +298,30 @@ def test_few_rows_of_a_mixed_frame_read_at_once_give_the_same_answers(mixed_fram
     text.loc[2, "count"] = "many"
     with pytest.raises(ValueError, match="'count'.*many"):
         est.predict(text)
+
+
+def test_frame_values_of_one_row_match_pandas():
+    # one row is read cell by cell: the values must read as pandas' own, dtype by dtype
+    # (numpy scalars where pandas gives Python ones: the same number, the same str())
+    from skdistill._inference import frame_values
+
+    X = pd.DataFrame(
+        {
+            "f": [1.5, np.nan],
+            "i": [3, 4],
+            "cat": pd.Categorical(["a", None]),
+            "nullable": pd.array([pd.NA, 2], dtype="Int64"),
+            "flag": [True, False],
+            "text": ["x", None],
+            "when": pd.to_datetime(["2020-01-01", None]),
+        }
+    )
+    for i in range(len(X)):
+        row = X.iloc[[i]]
+        got, want = frame_values(row), row.to_numpy(dtype=object)
+        assert got.shape == want.shape == (1, X.shape[1]) and got.dtype == object
+        for g, w in zip(got[0], want[0]):
+            assert str(g) == str(w) and (pd.isna(g) == pd.isna(w))
+            if not pd.isna(w):
+                assert g == w
+    np.testing.assert_array_equal(frame_values(X).shape, (2, X.shape[1]))
