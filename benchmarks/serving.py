@@ -24,7 +24,8 @@ LightGBM(500)) and each thread count (1 and 2), side by side in one process:
 * the student exported with ``skdistill.to_onnx`` through onnxruntime, the
   feed built by ``skdistill.onnx_inputs`` inside the timed call;
 * the floor: a bare forward (+ softmax) of the same MLP on pre-encoded
-  float32 rows (``preprocessor_.transform``), in torch, numpy and onnxruntime;
+  float32 rows (``preprocessor_.transform``), in torch, numpy (float32 sums,
+  and float64 sums as the student's compiled path does) and onnxruntime;
 * two scikit-learn students distilled from the same teacher
   (``student=HistGradientBoostingRegressor(max_iter=50)`` and
   ``student=DecisionTreeRegressor(max_depth=6)``, defaults otherwise), through
@@ -560,15 +561,16 @@ def build_paths(table, tname, teacher, est, info, threads, X_check, tmp, artifac
                 return torch.softmax(module(torch.from_numpy(Z)), dim=1).numpy()
         return fn
 
-    def make_numpy():
+    def make_numpy(dtype=np.float32):
         layers = mlp_weights(module)
         if layers is None:
             raise TypeError(f"{type(module).__name__} is not a plain Linear/ReLU stack")
+        layers = [(W.astype(dtype), b.astype(dtype)) for W, b in layers]
 
         def fn(Z):
             h = Z
             for i, (W, b) in enumerate(layers):
-                h = h @ W + b
+                h = (h @ W + b).astype(np.float32)  # float32 between layers (a no-op in float32)
                 if i < len(layers) - 1:
                     np.maximum(h, 0, out=h)
             h = np.exp(h - h.max(axis=1, keepdims=True))
@@ -587,6 +589,7 @@ def build_paths(table, tname, teacher, est, info, threads, X_check, tmp, artifac
 
     Z_check = artifacts["encode"](X_check)
     for name, make in [("bare forward, torch", make_torch), ("bare forward, numpy", make_numpy),
+                       ("bare forward, numpy float64 sums", lambda: make_numpy(np.float64)),
                        ("bare forward, onnxruntime", make_bare_onnx)]:
         def make_checked(make=make, name=name):
             fn = make()
@@ -862,8 +865,9 @@ def report(all_results, args, elapsed, compile_times):
 
 def goals_table(res, threads):
     """The ratios named by the goals of the serving issue, per teacher."""
-    L = ["| teacher | student p50 / best teacher p50 (<= 0.5) | student p50 / bare p50: torch, numpy, ort (<= 2) "
-         "| student batch / best teacher batch (>= 5) | student batch / bare batch: torch, numpy, ort (>= 0.6) "
+    L = ["| teacher | student p50 / best teacher p50 (<= 0.5) | student p50 / bare p50: torch, numpy, numpy f64, ort "
+         "(<= 2) | student batch / best teacher batch (>= 5) | student batch / bare batch: torch, numpy, numpy f64, "
+         "ort (>= 0.6) "
          "| ONNX student speed vs `predict_proba`: one row, batch (>= 1) | ONNX max abs diff (<= 1e-5) |",
          "|---|---|---|---|---|---|---|"]
     for tname, t in res["teachers"].items():
@@ -871,7 +875,8 @@ def goals_table(res, threads):
         student = next((rows[n] for n in ("student `predict_proba`, ndarray", "student `predict_proba`, DataFrame")
                         if n in rows and rows[n][1] is not None), None)
         teach = [(p, lat, thr) for p, lat, thr in rows.values() if p.group == "teacher" and lat is not None]
-        floors = [rows[n] for n in ("bare forward, torch", "bare forward, numpy", "bare forward, onnxruntime")]
+        floors = [rows[n] for n in ("bare forward, torch", "bare forward, numpy", "bare forward, numpy float64 sums",
+                                    "bare forward, onnxruntime")]
         onnx = rows.get("student `to_onnx`, onnxruntime (incl. `onnx_inputs`)")
         if student is None or not teach:
             L.append(f"| {tname} | - | - | - | - | - | - |")

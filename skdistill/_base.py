@@ -731,7 +731,8 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
         if "_sklearn_student_" in self.__dict__:  # a scikit-learn student (_sklearn_student.py)
             return predict_chunked(X, X.shape[0], self._encoder(), self._sklearn_student_.raw_predict)
         module, device = self.student_.module_, net_device(self.student_)
-        layers = mlp_layers(module) if device.type == "cpu" else None
+        # float64 sums: the same outputs for a row however it is batched (numpy_forward)
+        layers = mlp_layers(module, np.float64) if device.type == "cpu" else None
         compiled = getattr(self, "_compiled_encoder_", None)
         if layers is not None:
             def forward(Z):

@@ -448,25 +448,25 @@ def compile_encoder(pre, X_check=None, Z_check=None):
 _LAYERS = weakref.WeakKeyDictionary()
 
 
-def mlp_layers(module):
+def mlp_layers(module, dtype=np.float32):
     """``[(W.T, b, relu)]`` of a plain Linear/ReLU/Dropout MLP, else None.
 
-    The arrays are numpy copies of the module's CPU parameters (each weight
-    transposed to (inputs, outputs), contiguous). The result is cached per
-    module and rebuilt when a parameter is replaced or changed in place
-    (torch's version counter), so further training of the student is always
-    seen.
+    The arrays are numpy copies of the module's CPU parameters in ``dtype``
+    (each weight transposed to (inputs, outputs), contiguous). The result is
+    cached per module and dtype, and rebuilt when a parameter is replaced or
+    changed in place (torch's version counter), so further training of the
+    student is always seen.
     """
     entry = _LAYERS.get(module)
     if entry is not None:
-        held, layers = entry
-        for slots, name, p, version in held:
-            if slots[name] is not p or p._version != version:
-                break
-        else:
-            return layers
-    layers = _read_layers(module)
-    if layers is not None:
+        held, by_dtype = entry
+        if any(slots[name] is not p or p._version != version for slots, name, p, version in held):
+            entry = None
+    if entry is None:
+        layers = _read_layers(module)
+        if layers is None:
+            return None
+        by_dtype = {np.dtype(np.float32): layers}
         held = [
             (m._parameters, name, m._parameters[name], m._parameters[name]._version)
             for m in _sequence(module)
@@ -475,8 +475,13 @@ def mlp_layers(module):
             if m._parameters.get(name) is not None
         ]
         if all(p.device.type == "cpu" and p.dtype == torch.float32 for _, _, p, _ in held):
-            _LAYERS[module] = (held, layers)
-    return layers
+            _LAYERS[module] = (held, by_dtype)
+    dtype = np.dtype(dtype)
+    if dtype not in by_dtype:
+        by_dtype[dtype] = [
+            (w_t.astype(dtype), b.astype(dtype), relu) for w_t, b, relu in by_dtype[np.dtype(np.float32)]
+        ]
+    return by_dtype[dtype]
 
 
 def _sequence(module):
@@ -515,12 +520,15 @@ def _as_numpy(param):
 
 
 def numpy_forward(layers, Z):
-    """The MLP's forward pass in numpy float32 (``layers`` from :func:`mlp_layers`).
+    """The MLP's forward pass in numpy (``layers`` from :func:`mlp_layers`).
 
-    float32 matrix products may sum in another order for another number of
-    rows, so a row's outputs can differ in the last bits with the batch it
-    is predicted in (tests/test_estimator_checks.py). Summing in float64
-    would remove that at about 2.4 times the cost of a batch.
+    With float64 ``layers`` (as the estimators call it) each layer sums in
+    float64 and rounds its output to float32, the precision of the student's
+    training: a row's outputs are then the same bits whatever the batch it
+    is predicted in and its position there (float32 matrix kernels sum in an
+    order that depends on both, which moved probabilities by ~1e-7), at
+    about twice the cost of the float32 products (one row: a few
+    microseconds). Returns float32.
     """
     h = Z
     for w_t, b, relu in layers:
@@ -528,6 +536,7 @@ def numpy_forward(layers, Z):
         h += b
         if relu:
             np.maximum(h, 0, out=h)
+        h = h.astype(np.float32)
     return h
 
 

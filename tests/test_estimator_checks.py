@@ -13,22 +13,9 @@ from skdistill import DistilledClassifier, DistilledRegressor
 
 SETTINGS = dict(max_epochs=50, batch_size=32, augment=None, hidden_layer_sizes=(32,), random_state=0)
 
-#: The student computes in float32, and float32 BLAS kernels (matrix products)
-#: sum in an order that depends on how many rows one call holds: on some CPUs
-#: (seen on an AMD EPYC with OpenBLAS) a row predicted alone differs from the
-#: same row predicted with others in the last bit (~1e-7), beyond the check's
-#: rtol=1e-7; a row's position among the others can matter too (edge tiles
-#: of the kernel). Summing in float64 removes that but cost 26% of batch
-#: throughput for a (256, 256) student (benchmarks/speed.py) and 2.4 times
-#: for the default student of a 56-column table (2026-12-03: numpy float64
-#: forward 176k rows/s against 428k in float32, one thread), so the checks
-#: may fail (non-strict: they pass where the kernels agree) and
-#: tests/test_inference.py bounds the difference at float32 precision
-#: instead: same classes, probabilities within 1e-5.
-FLOAT32_BATCHING = {
-    "check_methods_subset_invariance": "float32 matrix products differ in the last bit with the batch size",
-    "check_methods_sample_order_invariance": "float32 matrix products differ in the last bit with a row's position",
-}
+#: check_methods_subset_invariance and check_methods_sample_order_invariance
+#: pass: the student's forward pass sums in float64 (numpy_forward), so a
+#: row's prediction does not depend on the batch it is in or its position.
 
 
 #: The student trains by minibatch SGD on shuffled batches: weighted rows and
@@ -58,7 +45,7 @@ SGD_BATCHES = {
         DistilledClassifier(HistGradientBoostingClassifier(max_iter=20), random_state=0),
         DistilledRegressor(RandomForestRegressor(10, random_state=0), random_state=0),
     ],
-    expected_failed_checks=lambda est: {**FLOAT32_BATCHING, **SGD_BATCHES},
+    expected_failed_checks=lambda est: SGD_BATCHES,
     xfail_strict=False,
 )
 def test_sklearn_compatible(estimator, check):

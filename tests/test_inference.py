@@ -158,19 +158,30 @@ def test_chunked_prediction_equals_one_chunk(mixed_frame, binary_data, monkeypat
     np.testing.assert_array_equal(est.predict(X), est.classes_[whole.argmax(1)])
 
 
-def test_batching_changes_predictions_by_float32_rounding_at_most(monkeypatch):
-    # float32 matrix products may sum in another order for another number of
-    # rows (tests/test_estimator_checks.py): a row predicted alone, in a
-    # chunk or with the whole set agrees to float32 precision, and the
-    # predicted classes are the same
+def test_predictions_do_not_depend_on_batching_or_row_order(monkeypatch):
+    # the forward pass sums in float64 (numpy_forward): a row predicted alone,
+    # in a chunk, with the whole set or in another position gets the same bits
     X, y = make_classification(n_samples=300, n_features=40, random_state=0)
     est = DistilledClassifier(LogisticRegression(), **{**FAST, "hidden_layer_sizes": (256, 256)}).fit(X, y)
     whole = est.predict_proba(X)
     one_by_one = np.vstack([est.predict_proba(X[i : i + 1]) for i in range(len(X))])
-    np.testing.assert_allclose(one_by_one, whole, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(one_by_one.argmax(1), whole.argmax(1))
+    np.testing.assert_array_equal(one_by_one, whole)
+    perm = np.random.RandomState(0).permutation(len(X))
+    np.testing.assert_array_equal(est.predict_proba(X[perm]), whole[perm])
+    np.testing.assert_array_equal(est.predict_proba(X[:37]), whole[:37])
     _small_chunks(monkeypatch, 7)
-    np.testing.assert_allclose(est.predict_proba(X), whole, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(est.predict_proba(X), whole)
+
+
+def test_float64_sums_stay_within_float32_precision_of_the_torch_forward(binary_data):
+    X, y = binary_data
+    est = DistilledClassifier(LogisticRegression(), **FAST).fit(X, y)
+    Z = est._encode(X)
+    with torch.no_grad():
+        want = est.student_.module_(torch.from_numpy(Z)).numpy()
+    got = numpy_forward(mlp_layers(est.student_.module_, np.float64), Z)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_regressor_chunked(monkeypatch):
@@ -180,8 +191,7 @@ def test_regressor_chunked(monkeypatch):
     est = DistilledRegressor(Ridge(), **FAST).fit(X, y)
     whole = est.predict(X)
     _small_chunks(monkeypatch, 16)
-    # to float32 precision (see test_batching_changes_predictions_by_float32_rounding_at_most)
-    np.testing.assert_allclose(est.predict(X), whole, rtol=1e-5, atol=1e-6 * np.abs(whole).max())
+    np.testing.assert_array_equal(est.predict(X), whole)  # float64 sums: the same bits
 
 
 def test_predictions_follow_further_training_of_the_student(binary_data):
