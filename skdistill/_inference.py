@@ -527,7 +527,7 @@ def numpy_forward(layers, Z):
     training: a row's outputs are then the same bits whatever the batch it
     is predicted in and its position there (float32 matrix kernels sum in an
     order that depends on both, which moved probabilities by ~1e-7), at
-    about twice the cost of the float32 products (one row: a few
+    about twice the cost of the float32 products (one row: about ten
     microseconds). Returns float32.
     """
     h = Z
