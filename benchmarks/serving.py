@@ -521,35 +521,27 @@ def build_paths(table, tname, teacher, est, info, threads, X_check, tmp, artifac
     else:
         add("student `predict_proba`, DataFrame", "student", lambda: est.predict_proba)
 
-    def make_student_onnx():
-        key = ("student_onnx", tag)
+    def make_onnx(model, key):
+        """``model`` exported by skdistill.to_onnx, run by onnxruntime, the feed built by onnx_inputs."""
         if key not in artifacts:
-            artifacts[key] = skdistill.to_onnx(est).SerializeToString()
+            artifacts[key] = skdistill.to_onnx(model).SerializeToString()
         sess = ort_session(artifacts[key], threads)
 
         def fn(X):
-            return sess.run(None, skdistill.onnx_inputs(est, X))[0]
+            return sess.run(None, skdistill.onnx_inputs(model, X))[0]
         return fn
 
-    add("student `to_onnx`, onnxruntime (incl. `onnx_inputs`)", "student", make_student_onnx, ref_student, 1e-5)
+    add("student `to_onnx`, onnxruntime (incl. `onnx_inputs`)", "student",
+        lambda: make_onnx(est, ("student_onnx", tag)), ref_student, 1e-5)
 
     # --- scikit-learn students of the same teacher --------------------------
     for sname, sk in (sk_students or {}).items():
         ref_sk = sk.predict_proba(X_check)
         add(f"`student={sname}` `predict_proba`", "sklearn student", lambda sk=sk: sk.predict_proba)
 
-        def make_sk_onnx(sk=sk, sname=sname):
-            key = ("sk_onnx", tag, sname)
-            if key not in artifacts:
-                artifacts[key] = skdistill.to_onnx(sk).SerializeToString()
-            sess = ort_session(artifacts[key], threads)
-
-            def fn(X):
-                return sess.run(None, skdistill.onnx_inputs(sk, X))[0]
-            return fn
-
-        # onnxruntime's tree ensembles sum leaves in float32: allow what the teacher paths allow
-        add(f"`student={sname}` `to_onnx`, onnxruntime", "sklearn student", make_sk_onnx, ref_sk, 1e-3)
+        # onnxruntime's tree ensembles sum leaves in float32: a looser tolerance than the MLP's
+        add(f"`student={sname}` `to_onnx`, onnxruntime", "sklearn student",
+            lambda sk=sk, sname=sname: make_onnx(sk, ("sk_onnx", tag, sname)), ref_sk, 1e-3)
 
     # --- floor: the same MLP on pre-encoded float32 rows -------------------
     module = est.student_.module_

@@ -386,24 +386,33 @@ def test_trusted_types_are_exactly_what_the_default_preprocessor_needs(mixed_clf
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
 
-@pytest.mark.parametrize("kind", ["classifier", "regressor"])
-def test_student_files_of_the_previous_release_still_load(kind):
-    est = load_student(os.path.join(FIXTURES, f"student_v0_1_{kind}.zip"))
-    X = pd.read_pickle(os.path.join(FIXTURES, f"rows_{kind}.pkl"))
-    want = np.load(os.path.join(FIXTURES, f"expected_v0_1_{kind}.npy"))
+def _fixture_predictions(est, tag, kind):
+    rows = "classifier" if kind == "classifier" else "regressor"
+    X = pd.read_pickle(os.path.join(FIXTURES, f"rows_{rows}.pkl"))
+    want = np.load(os.path.join(FIXTURES, f"expected_{tag}_{kind}.npy"))
     got = est.predict_proba(X) if kind == "classifier" else est.predict(X)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    # the parameter that file predates reproduces that release's encoding on refit
-    assert est.get_params()["numeric_encoding"] == "quantile"
+    return X, want
+
+
+#: tag -> the numeric encoding a student file of that code refits with
+#: (v0_1 predates the parameter: its encoding, the quantile transform, is kept)
+STUDENT_FILE_ENCODINGS = {"v0_1": "quantile", "866b7f6": "auto"}
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+@pytest.mark.parametrize("tag", sorted(STUDENT_FILE_ENCODINGS))
+def test_student_files_of_earlier_code_still_load(tag, kind):
+    est = load_student(os.path.join(FIXTURES, f"student_{tag}_{kind}.zip"))
+    _fixture_predictions(est, tag, kind)
+    assert est.get_params()["numeric_encoding"] == STUDENT_FILE_ENCODINGS[tag]
     assert est._compiled_encoder_ is not None  # and it still takes the compiled path
 
 
 def test_pickles_of_the_previous_release_still_load():
     with open(os.path.join(FIXTURES, "estimator_v0_1_classifier.pkl"), "rb") as f:
         est = pickle.load(f)
-    X = pd.read_pickle(os.path.join(FIXTURES, "rows_classifier.pkl"))
-    want = np.load(os.path.join(FIXTURES, "expected_v0_1_classifier.npy"))
-    np.testing.assert_allclose(est.predict_proba(X), want, rtol=1e-5, atol=1e-6)
+    _fixture_predictions(est, "v0_1", "classifier")
     params = est.get_params()
     assert params["numeric_encoding"] == "quantile" and params["n_bins"] == "auto"
     assert params["class_weight"] is None
@@ -429,25 +438,11 @@ def test_new_students_round_trip_with_the_piecewise_linear_encoding(tmp_path):
 CURRENT = "866b7f6"
 
 
-@pytest.mark.parametrize("kind", ["classifier", "regressor"])
-def test_student_files_of_the_current_release_still_load(kind):
-    est = load_student(os.path.join(FIXTURES, f"student_{CURRENT}_{kind}.zip"))
-    X = pd.read_pickle(os.path.join(FIXTURES, f"rows_{kind}.pkl"))
-    want = np.load(os.path.join(FIXTURES, f"expected_{CURRENT}_{kind}.npy"))
-    got = est.predict_proba(X) if kind == "classifier" else est.predict(X)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    assert est.get_params()["numeric_encoding"] == "auto"
-
-
 @pytest.mark.parametrize("kind", ["classifier", "regressor", "hgb_student"])
 def test_pickles_of_the_current_release_still_load(kind):
     with open(os.path.join(FIXTURES, f"estimator_{CURRENT}_{kind}.pkl"), "rb") as f:
         est = pickle.load(f)
-    rows = "classifier" if kind == "classifier" else "regressor"
-    X = pd.read_pickle(os.path.join(FIXTURES, f"rows_{rows}.pkl"))
-    want = np.load(os.path.join(FIXTURES, f"expected_{CURRENT}_{kind}.npy"))
-    got = est.predict_proba(X) if kind == "classifier" else est.predict(X)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    X, want = _fixture_predictions(est, CURRENT, kind)
     if kind == "classifier":
         np.testing.assert_array_equal(est.predict(X), est.classes_[want.argmax(1)])
 
