@@ -625,6 +625,7 @@ def bench_table(table, cfg, tmp, log):
         est = DistilledClassifier(teacher, random_state=SEED, **cfg["student"]).fit(X_tr, y_tr)
         fit_s = (t_teacher, time.perf_counter() - t - t_teacher)
         log(f"[{table}] {tname}: teacher fit {fit_s[0]:.1f} s, student fit {fit_s[1]:.1f} s")
+        t_pred = teacher.predict(X_te)
         sk_students, sk_info = {}, {}
         for sname, make in SKLEARN_STUDENTS.items():
             t = time.perf_counter()
@@ -632,7 +633,7 @@ def bench_table(table, cfg, tmp, log):
             sk_students[sname] = sk
             sk_info[sname] = dict(
                 acc=float(sk.score(X_te, y_te)), fit_s=time.perf_counter() - t,
-                agreement=float(np.mean(sk.predict(X_te) == teacher.predict(X_te))),
+                agreement=float(np.mean(sk.predict(X_te) == t_pred)),
                 size=len(pickle.dumps(sk.student_)) + len(pickle.dumps(sk.preprocessor_)),
             )
         pre_s = est.preprocessor_
@@ -653,7 +654,7 @@ def bench_table(table, cfg, tmp, log):
         hidden = [m.out_features for m in est.student_.module_.modules() if isinstance(m, torch.nn.Linear)]
         tres = dict(
             teacher_acc=float(teacher.score(X_te, y_te)), student_acc=float(est.score(X_te, y_te)),
-            agreement=float(np.mean(est.predict(X_te) == teacher.predict(X_te))),
+            agreement=float(np.mean(est.predict(X_te) == t_pred)),
             shape=f"{Z_big.shape[1]}-" + "-".join(map(str, hidden)), fit_s=fit_s, by_threads={},
             sklearn=sk_info, student_size=len(pickle.dumps(est.student_.module_.state_dict()))
             + len(pickle.dumps(est.preprocessor_)),

@@ -559,10 +559,12 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
         targets = self._build_targets(outputs, y_enc, n, row_weights)
         n_transfer = Z_all.shape[0] + (0 if on_disk is None else on_disk.n_rows)
 
+        def check_rows(rows):  # a chunk of on-disk rows, checked as X is
+            return self._check_X(rows, reset=False, allow_nan=allow_nan)
+
         if is_sklearn_student(self.student):  # a scikit-learn student: trained in _sklearn_student.py
-            def encode(X_chunk):  # a chunk of on-disk rows, checked as X is
-                X_chunk = self._check_X(X_chunk, reset=False, allow_nan=allow_nan)
-                return np.asarray(pre.transform(X_chunk), dtype=np.float32)
+            def encode(X_chunk):
+                return np.asarray(pre.transform(check_rows(X_chunk)), dtype=np.float32)
 
             # on-disk rows carry only the teacher's outputs; loaded whole (the model fits all rows at once)
             on_disk_rows = () if on_disk is None else (
@@ -595,7 +597,7 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
             else:  # the in-memory rows plus the on-disk ones, encoded chunk by chunk
                 data = streaming_fit_data(
                     on_disk, net, Z_all, targets, preprocessor=pre, pack=self._pack_targets,
-                    check_X=lambda rows: self._check_X(rows, reset=False, allow_nan=allow_nan),
+                    check_X=check_rows,
                 )
             net.fit(data, None)
         return self._set_fitted(adapter, pre, compiled, kinds, net, n_transfer, allow_nan)
