@@ -328,6 +328,7 @@ class CompiledEncoder:
         self.categorical = categorical
         num_pos = {c: i for i, c in enumerate(numeric)}
         self.steps = []
+        self._onehot = []  # (input column, mapping, unknown, output position) per categorical column
         width = 0
         for block in blocks:
             kind, cols = block[0], block[1]
@@ -336,7 +337,9 @@ class CompiledEncoder:
                 if any(unknown is None for _, unknown, _ in layout):
                     raise UnsupportedPreprocessor("the one-hot encoder errors on unknown categories")
                 self.steps.append(("onehot", cols, layout))
-                width += sum(n_out for _, _, n_out in layout)
+                for col, (mapping, unknown, n_out) in zip(cols, layout):
+                    self._onehot.append((col, mapping, unknown, width))
+                    width += n_out
             elif kind == "quantile":
                 self.steps.append(("quantile", self._positions(cols, num_pos), _Quantile(block[2], block[3])))
                 width += len(cols)
@@ -368,6 +371,9 @@ class CompiledEncoder:
         n = X.shape[0]
         out = np.zeros((n, self.n_output), dtype=np.float32)
         missing = np.isnan(raw) if raw is not None else None
+        # a few rows read from a mixed DataFrame (one-row serving): one Python
+        # pass over the categorical cells instead of numpy calls per column
+        few_objects = type(X) is np.ndarray and X.dtype == object and n <= FEW_ROWS
         at = 0
         for kind, cols, params in self.steps:
             if kind == "bins":
@@ -382,12 +388,16 @@ class CompiledEncoder:
                 m = missing if cols is None else missing[:, cols]
                 out[:, at : at + len(params)] = m[:, params]
                 at += len(params)
+            elif few_objects:  # every categorical column at once, below
+                at += sum(n_out for _, _, n_out in params)
             else:
                 for col, (mapping, unknown, n_out) in zip(cols, params):
                     idx = _category_codes(_select(X, [col]), mapping, unknown)
                     rows = np.flatnonzero(idx >= 0)
                     out[rows, at + idx[rows]] = 1.0
                     at += n_out
+        if few_objects:
+            out[_few_onehot_positions(X, self._onehot)] = 1.0
         return out
 
 
@@ -415,6 +425,24 @@ def _category_codes(column, mapping, unknown):
     codes = pd.Index(keys, dtype=object).get_indexer(strings)
     table = np.array([mapping[k] for k in keys] + [unknown], dtype=np.intp)
     return table[codes]  # code -1 (unseen) -> unknown
+
+
+def _few_onehot_positions(X, onehot):
+    """(rows, output columns) of the ones of a few object rows' categorical cells.
+
+    The same positions as :func:`_category_codes` column by column: a string
+    is looked up as is, a missing value as :data:`MISSING_CATEGORY`, anything
+    else as its ``str``.
+    """
+    rows, cols = [], []
+    for i, row in enumerate(X):
+        for col, mapping, unknown, at in onehot:
+            v = row[col]
+            code = mapping.get(v if type(v) is str else MISSING_CATEGORY if _isna(v) else str(v), unknown)
+            if code >= 0:
+                rows.append(i)
+                cols.append(at + code)
+    return np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)
 
 
 def _isna(v):

@@ -65,7 +65,11 @@ def test_compiled_encoder_matches_preprocessor(fitted_pre, rows):
     assert enc is not None
     for data in (X, _shifted(X)):
         part = data.iloc[rows]
-        np.testing.assert_allclose(enc.transform(part), pre.transform(part), atol=1e-6)
+        want = pre.transform(part)
+        np.testing.assert_allclose(enc.transform(part), want, atol=1e-6)
+        # as the object rows a prediction reads from a frame (up to FEW_ROWS rows:
+        # the categorical cells in one pass; more: column by column)
+        np.testing.assert_allclose(enc.transform(part.to_numpy(dtype=object)), want, atol=1e-6)
 
 
 def test_both_quantile_search_paths_agree(monkeypatch):
