@@ -470,7 +470,6 @@ class _Columns:
         self.n_features = int(n_features)
         self.names = None if names is None else [str(c) for c in names]
         self.all_numeric = self.numeric == list(range(self.n_features))
-        self.name_index = None if self.names is None else pd.Index(self.names)
 
 
 def _columns_of(estimator_or_model):
@@ -495,7 +494,7 @@ def _select_frame(X, cols):
         if X.shape[1] != cols.n_features:
             raise ValueError(f"X has {X.shape[1]} features, but the model expects {cols.n_features}")
         return X
-    if X.columns.equals(cols.name_index):
+    if X.columns.tolist() == cols.names:  # a list: one-row serving builds no pandas Index
         return X
     have = {str(c) for c in X.columns}
     missing = [c for c in cols.names if c not in have]
