@@ -269,8 +269,10 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
     def _plain_frame_values(self, X):
         """A prediction DataFrame as an ndarray the compiled encoder reads, or None.
 
-        A DataFrame with exactly the fitted column names, in order, is read
-        in one ``to_numpy`` call instead of column by column: as float64 when
+        A DataFrame with exactly the fitted column names, in order (or, for
+        an all-numeric student fitted without names, a numeric frame with
+        no string column labels, read by position), is read in one
+        ``to_numpy`` call instead of column by column: as float64 when
         the student's columns are all numeric, else (up to
         :data:`~skdistill._inference.FEW_ROWS` rows, one-row serving) as an object array whose
         numeric columns convert to float. Values the full validation would
@@ -280,9 +282,16 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
         """
         names = getattr(self, "feature_names_in_", None)
         compiled = getattr(self, "_compiled_encoder_", None)
-        if names is None or compiled is None or X.shape[0] == 0:
+        if compiled is None or X.shape[0] == 0:
             return None
-        if X.shape[1] != len(names) or not np.array_equal(X.columns.to_numpy(), names):
+        if names is None:  # fitted without names: a frame without string labels reads by position
+            if compiled.categorical or X.shape[1] != self.n_features_in_ or not X.columns.is_unique:
+                return None
+            if any(isinstance(c, str) for c in X.columns):
+                return None  # scikit-learn warns (or raises for mixed labels): the full path does
+            if not all(d.kind in "iuf" for d in X.dtypes):
+                return None
+        elif X.shape[1] != len(names) or not np.array_equal(X.columns.to_numpy(), names):
             return None
         try:
             if not compiled.categorical:

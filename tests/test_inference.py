@@ -294,6 +294,34 @@ def test_numeric_frames_take_the_fast_path_with_the_same_answers_and_errors():
         est.predict(inf)
 
 
+def test_frames_without_string_labels_take_the_fast_path_for_a_student_fitted_on_an_ndarray():
+    X, y = make_classification(n_samples=300, n_features=6, random_state=0)
+    est = DistilledClassifier(LogisticRegression(), **FAST).fit(X, y)
+    frame = pd.DataFrame(X)  # integer column labels: no feature names for scikit-learn
+    np.testing.assert_array_equal(est._plain_frame_values(frame), X)
+    np.testing.assert_array_equal(est.predict_proba(frame.iloc[[3]]), est.predict_proba(X[3:4]))
+    ints = frame.round().astype({2: "Int64", 3: np.int32})  # integer columns read as numbers
+    np.testing.assert_array_equal(est._plain_frame_values(ints), ints.to_numpy(float))
+    # what scikit-learn warns about or refuses goes through the full validation
+    named = frame.set_axis([f"c{i}" for i in range(6)], axis=1)
+    assert est._plain_frame_values(named) is None
+    with pytest.warns(UserWarning, match="fitted without feature names"):
+        est.predict(named)
+    mixed_labels = frame.set_axis([0, 1, 2, 3, 4, "five"], axis=1)
+    assert est._plain_frame_values(mixed_labels) is None
+    with pytest.raises(TypeError, match="Feature names are only supported if all input features"):
+        est.predict(mixed_labels)
+    for odd in (frame.iloc[:, :5], frame.set_axis([0, 1, 2, 3, 4, 4], axis=1), frame.astype({1: bool})):
+        assert est._plain_frame_values(odd) is None
+    with pytest.raises(ValueError, match="features"):
+        est.predict(frame.iloc[:, :5])
+    inf = frame.copy()
+    inf.loc[2, 0] = np.inf
+    assert est._plain_frame_values(inf) is None
+    with pytest.raises(ValueError, match="infinity"):
+        est.predict(inf)
+
+
 def test_few_rows_of_a_mixed_frame_read_at_once_give_the_same_answers(mixed_frame):
     X, y = mixed_frame
     est = DistilledClassifier(_FrameLR(), **FAST).fit(X, y)
