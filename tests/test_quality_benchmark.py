@@ -108,20 +108,25 @@ def test_goal_rows_reads_the_mean_rows(quality):
 
 
 def test_sklearn_student_rows_are_built_when_named_and_summarised(quality):
-    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.tree import DecisionTreeRegressor
 
     teacher = LogisticRegression()
     makers = quality.students("classification", teacher, {}, rows={"default", "hgb_distil", "tree_labels"})
     assert set(makers) == {"default", "hgb_distil", "tree_labels"}
     hgb = makers["hgb_distil"]()
-    assert isinstance(hgb, DistilledClassifier) and isinstance(hgb.student, HistGradientBoostingRegressor)
+    assert isinstance(hgb, DistilledClassifier) and isinstance(hgb.student, HistGradientBoostingClassifier)
     assert hgb.student.max_iter == quality.HGB_STUDENT_ITER
+    # the boosted-student recipe: real rows only, half labels, the teacher at temperature 1
+    assert (hgb.augment, hgb.alpha, hgb.temperature) == (None, 0.5, 1.0)
+    hgb_reg = quality.students("regression", None, {}, rows={"hgb_distil"})["hgb_distil"]()
+    assert isinstance(hgb_reg.student, HistGradientBoostingRegressor)
+    assert (hgb_reg.augment, hgb_reg.alpha) == (None, 0.5)
     tree = makers["tree_labels"]()
     assert tree[-1].max_depth == quality.TREE_STUDENT_DEPTH
     assert "hgb_distil" not in quality.students("classification", teacher, {}, rows=None)
     reg = quality.students("regression", None, {}, rows={"tree_distil"})["tree_distil"]()
-    assert isinstance(reg.student, DecisionTreeRegressor)
+    assert isinstance(reg.student, DecisionTreeRegressor) and reg.augment == "munge"
 
     df = pd.DataFrame(
         {
