@@ -51,7 +51,10 @@ How it learns the teacher:
 
 Both were measured on two real tables (docs/user_guide.rst): about as close
 to the teacher (the weighted classifier slightly closer with five classes),
-the weighted rows k times as many to fit.
+the weighted rows k times as many to fit. For a boosted student the user
+guide's recipe ("A boosted student": a classifier on weighted rows, no
+MUNGE rows, ``alpha=0.5``, ``temperature=1``) did better than the defaults
+on the quality benchmark's tuning splits.
 """
 
 import numpy as np
