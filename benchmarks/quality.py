@@ -312,7 +312,10 @@ HGB_STUDENT_ITER = 50
 # to 10x slower), half the weight on the labels and the teacher at temperature 1 (a classifier
 # student on weighted rows, which beat regressing the logits on the 5-class diamonds). A depth-6 tree
 # keeps the defaults: MUNGE rows help it (Sacramento R^2 0.66 against 0.62 without).
-HGB_DISTIL = dict(augment=None, alpha=0.5)
+HGB_DISTIL = {
+    "classification": dict(augment=None, alpha=0.5, temperature=1.0),
+    "regression": dict(augment=None, alpha=0.5),
+}
 TREE_STUDENT_DEPTH = 6
 FAIR_MAX_EPOCHS = 200
 FAIR_PATIENCE = 10
@@ -430,7 +433,7 @@ def sklearn_rows(task, teacher, seed):
         "hgb_labels": lambda **kw: labels_hgb(categorical_features="from_dtype", **hgb),
         "hgb_distil": lambda **kw: cls(
             teacher, student=(HistGradientBoostingClassifier if clf else HistGradientBoostingRegressor)(**hgb),
-            **HGB_DISTIL, **({"temperature": 1.0} if clf else {}), random_state=seed,
+            **HGB_DISTIL[task], random_state=seed,
         ),
         "tree_labels": lambda **kw: ordinal_pipeline(labels_tree(**tree)),
         "tree_distil": lambda **kw: cls(teacher, student=DecisionTreeRegressor(**tree), random_state=seed),

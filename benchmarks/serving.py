@@ -78,6 +78,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 import skdistill  # noqa: E402
 from skdistill import DistilledClassifier  # noqa: E402
+from quality import HGB_DISTIL, HGB_STUDENT_ITER, TREE_STUDENT_DEPTH  # noqa: E402  (benchmarks/, beside this script)
 
 SEED = 0
 THREADS = (1, 2)
@@ -97,13 +98,15 @@ QUICK = dict(trees=(30, 10, 30), rows=100, calls=100, call_cap_s=0.25, batch_row
 # tl2cgen: gcc time grows with the node count (about 1 min per 30k nodes at -O1 on a
 # loaded 2-core machine); larger forests are not compiled unless --max-compile-nodes says so
 MAX_COMPILE_NODES = 200_000
-# the scikit-learn students (as in benchmarks/quality.py's hgb_distil / tree_distil rows)
+# the scikit-learn students of benchmarks/quality.py's hgb_distil / tree_distil rows, with its settings
 SKLEARN_STUDENTS = {
-    "HGB(50)": lambda: dict(
-        student=HistGradientBoostingClassifier(max_iter=50, random_state=SEED),
-        augment=None, alpha=0.5, temperature=1.0,
+    f"HGB({HGB_STUDENT_ITER})": lambda: dict(
+        student=HistGradientBoostingClassifier(max_iter=HGB_STUDENT_ITER, random_state=SEED),
+        **HGB_DISTIL["classification"],
     ),
-    "tree(depth 6)": lambda: dict(student=DecisionTreeRegressor(max_depth=6, random_state=SEED)),
+    f"tree(depth {TREE_STUDENT_DEPTH})": lambda: dict(
+        student=DecisionTreeRegressor(max_depth=TREE_STUDENT_DEPTH, random_state=SEED)
+    ),
 }
 CC_OPT = "-O1"  # tl2cgen's default is -O3; -O1 compiled 2x faster than -O2 on an RF, about as fast to run
 
