@@ -218,9 +218,9 @@ def _quantile_block(g, x, imp, qt):
     from scipy import stats as sps
 
     clip_min, clip_max = float(sps.norm.ppf(eps)), float(sps.norm.ppf(1 - eps))
-    p = g.op("Max", [g.op("Min", [p, g.const(1.0 - eps)]), g.const(eps)])
+    p = g.op("Clip", [p, g.const(eps), g.const(1.0 - eps)])
     z = _norm_ppf(g, p)
-    return g.op("Max", [g.op("Min", [z, g.const(clip_max)]), g.const(clip_min)])
+    return g.op("Clip", [z, g.const(clip_min), g.const(clip_max)])
 
 
 def _bins_block(g, x, imp, ple):
@@ -241,7 +241,9 @@ def _bins_block(g, x, imp, ple):
     zt = g.op("Gather", [g.op("Transpose", [xc], perm=[1, 0]),
                          g.const(columns.astype(np.int64), "bin_column")], axis=0)  # [B, N]
     zt = g.op("Mul", [g.op("Sub", [zt, g.const(lower[:, None], "bin_lower")]), g.const(scale[:, None], "bin_scale")])
-    zt = g.op("Min", [g.op("Max", [zt, g.const(np.float32(0.0))]), g.const(np.float32(1.0))])
+    # one Clip, not Max then Min: onnxruntime's variadic Max / Min broadcast slowly
+    # (one row: 24 instead of 38 us for the whole cells graph); same values
+    zt = g.op("Clip", [zt, g.const(np.float32(0.0)), g.const(np.float32(1.0))])
     return g.op("Transpose", [zt], perm=[1, 0])
 
 
