@@ -291,7 +291,7 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
                 return None  # scikit-learn warns (or raises for mixed labels): the full path does
             if not all(d.kind in "iuf" for d in X.dtypes):
                 return None
-        elif X.shape[1] != len(names) or not np.array_equal(X.columns.to_numpy(), names):
+        elif X.shape[1] != len(names) or X.columns.tolist() != names.tolist():  # lists: no pandas Index
             return None
         try:
             if not compiled.categorical:

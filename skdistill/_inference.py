@@ -64,17 +64,64 @@ _FEW_VALUES = 2048
 def frame_values(X):
     """A DataFrame's values as an object ndarray of shape (n_rows, n_columns).
 
-    The same values as ``X.to_numpy(dtype=object)``. One row is read cell by
-    cell (``DataFrame.iat``): pandas converts a mixed-type frame block by
-    block, with a dtype conversion per block, which for one row costs about
-    four times the thirteen cell reads of a modeldata/credit_data row.
+    The same values as ``X.to_numpy(dtype=object)``. One row is read block
+    by block (:func:`_row_values`); pandas' own conversion goes block by
+    block with a dtype conversion per block, and reading cell by cell
+    (``DataFrame.iat``, the fallback for anything unexpected) costs about
+    4 us a cell: one modeldata/credit_data row (13 columns, 4 categorical)
+    takes about 15 us here against 59 cell by cell.
     """
     if X.shape[0] != 1:
         return X.to_numpy(dtype=object)
     values = np.empty(X.shape, dtype=object)
+    try:
+        _row_values(X, values[0])
+        return values
+    except (AttributeError, TypeError, IndexError, ValueError):
+        pass
     for j in range(X.shape[1]):
         values[0, j] = X.iat[0, j]
     return values
+
+
+#: id(categories Index) -> (the Index, its values as a list): a Categorical's
+#: element through pandas (Arrow-backed categories) costs ~5 us, from a list ~0.1
+_CATEGORY_LISTS = {}
+
+
+def _category_value(cat, code):
+    if code < 0:
+        return np.nan  # as pandas gives a missing value of a Categorical
+    index = cat.categories
+    entry = _CATEGORY_LISTS.get(id(index))
+    if entry is None or entry[0] is not index:
+        if len(_CATEGORY_LISTS) >= 256:
+            _CATEGORY_LISTS.clear()
+        entry = _CATEGORY_LISTS[id(index)] = (index, index.to_numpy(dtype=object).tolist())
+    return entry[1][code]
+
+
+def _row_values(X, out):
+    """Fill ``out`` with the one row of X, block by block of pandas' block manager.
+
+    A numpy block (all the frame's int64 columns, say) in one pass, a
+    Categorical by its code, any other extension array by its one element.
+    The block manager is private to pandas: anything unexpected raises, and
+    :func:`frame_values` falls back to reading cell by cell.
+    """
+    for block in X._mgr.blocks:
+        locs = block.mgr_locs.as_array.tolist()
+        vals = block.values
+        if isinstance(vals, np.ndarray) and vals.ndim == 2:  # (columns of the block, rows)
+            for j, v in zip(locs, vals[:, 0].tolist()):
+                out[j] = v
+        elif len(locs) == 1 and getattr(vals, "ndim", 0) == 1 and len(vals) == 1:
+            if isinstance(vals, pd.Categorical):
+                out[locs[0]] = _category_value(vals, int(vals.codes[0]))
+            else:
+                out[locs[0]] = vals[0]
+        else:
+            raise TypeError("unexpected block")
 
 
 class UnsupportedPreprocessor(TypeError):

@@ -352,6 +352,7 @@ def test_frame_values_of_one_row_match_pandas():
             "f": [1.5, np.nan],
             "i": [3, 4],
             "cat": pd.Categorical(["a", None]),
+            "icat": pd.Categorical([2, 1]),
             "nullable": pd.array([pd.NA, 2], dtype="Int64"),
             "flag": [True, False],
             "text": ["x", None],
@@ -367,3 +368,8 @@ def test_frame_values_of_one_row_match_pandas():
             if not pd.isna(w):
                 assert g == w
     np.testing.assert_array_equal(frame_values(X).shape, (2, X.shape[1]))
+    # the same column with other categories, and without the blocks read cell by cell (datetime)
+    recoded = X.drop(columns="when").assign(cat=pd.Categorical(["b", "a"], categories=["b", "a", "z"]))
+    for i in range(len(recoded)):
+        row = recoded.iloc[[i]]
+        assert [str(v) for v in frame_values(row)[0]] == [str(v) for v in row.to_numpy(dtype=object)[0]]
