@@ -788,9 +788,10 @@ def _values_allowed(X, allow_nan):
     """No infinite value in a numeric ndarray, and no NaN unless allowed."""
     if X.dtype.kind != "f":
         return True
+    # count_nonzero: a fraction of a ufunc reduction's per-call cost on one row
     if allow_nan:
-        return not np.isinf(X).any()
-    return bool(np.isfinite(X).all())
+        return np.count_nonzero(np.isinf(X)) == 0
+    return np.count_nonzero(np.isfinite(X)) == X.size
 
 
 def _rebuild_encoder(saved, preprocessor):

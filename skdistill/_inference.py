@@ -356,7 +356,7 @@ class _Bins:
     def transform(self, x, missing=None, out=None):
         if missing is None:
             missing = np.isnan(x)
-        if missing.any():
+        if np.count_nonzero(missing):  # cheaper than .any() for one row
             x = np.where(missing, self.fill, x)
         return piecewise_linear(x, *self.params, out=out)
 
@@ -610,9 +610,13 @@ def numpy_forward(layers, Z):
         h = np.dot(h, w_t)
         h += b
         if relu:
-            np.maximum(h, 0, out=h)
+            np.maximum(h, _ZEROS.get(h.dtype.char, 0), out=h)
         h = h.astype(np.float32)
     return h
+
+
+#: 0-d zeros per dtype: ``np.maximum(h, 0)`` converts the Python 0 on every call
+_ZEROS = {c: np.zeros((), c) for c in "fd"}
 
 
 def predict_chunked(X, n_rows, encode, forward, chunk_rows=None, check=True):

@@ -304,11 +304,14 @@ def piecewise_linear(X, center, columns, lower, scale, out=None):
     wide part of the work (one value per bin) is float32.
     """
     xc = np.subtract(X, center, out=np.empty(X.shape, dtype=np.float32), casting="same_kind")
-    z = xc[:, columns]
+    z = xc.take(columns, axis=1)  # take: a third of the fancy index's cost for one row
     z -= lower
     z *= scale
-    np.maximum(z, 0.0, out=z)
-    return np.minimum(z, 1.0, out=z if out is None else out)
+    np.maximum(z, _ZERO32, out=z)  # 0-d arrays: a Python float costs a scalar conversion per call
+    return np.minimum(z, _ONE32, out=z if out is None else out)
+
+
+_ZERO32, _ONE32 = np.zeros((), np.float32), np.ones((), np.float32)
 
 
 #: the default numeric encoding of new students, and the one of skdistill 0.1
