@@ -36,7 +36,14 @@ from skdistill import (
     save_student,
     to_onnx,
 )
-from skdistill._sklearn_student import LOGIT_FLOOR, NEURAL_ONLY_PARAMS, logit_targets, soft_targets
+from skdistill._sklearn_student import (
+    LOGIT_FLOOR,
+    MIN_REPLICA_WEIGHT,
+    NEURAL_ONLY_PARAMS,
+    _pruned,
+    logit_targets,
+    soft_targets,
+)
 
 from .test_classifier import CountingTeacher
 
@@ -96,6 +103,39 @@ def test_alpha_1_student_reproduces_teacher_probabilities_at_any_temperature(for
     np.testing.assert_allclose(proba, teacher.predict_proba(X).clip(1e-6), atol=0.02)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_array_equal(est.predict(X), teacher.predict(X))
+
+
+class _RecordingTree(DecisionTreeClassifier):
+    """A classifier student that keeps the rows, labels and weights it was fitted on."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.seen_ = (np.asarray(X).copy(), np.asarray(y).copy(), np.asarray(sample_weight).copy())
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_weighted_rows_skip_negligible_classes_and_keep_each_rows_weight():
+    X, y = make_classification(n_samples=300, n_features=6, n_informative=4, n_classes=4, random_state=0)
+    teacher = LogisticRegression(max_iter=1000).fit(X, y)  # every probability above 0
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    est = DistilledClassifier(teacher, student=_RecordingTree(max_depth=3, random_state=0),
+                              augment=None, alpha=0.5, temperature=1.0).fit(X, y, sample_weight=w)
+    Z, labels, weights = est.student_.seen_
+    assert weights.min() >= MIN_REPLICA_WEIGHT * w.min() * 0.999
+    q = soft_targets(np.log(teacher.predict_proba(X)), y, temperature=1.0, alpha=0.5)
+    kept = q >= MIN_REPLICA_WEIGHT
+    assert (~kept).any() and len(labels) == kept.sum()  # some replicas dropped, no other
+    # each row's replicas share its weight: rows are found back by their encoded values
+    rows = {tuple(z): i for i, z in enumerate(est.preprocessor_.transform(X))}
+    totals = np.zeros(len(y))
+    np.add.at(totals, [rows[tuple(z)] for z in Z], weights)
+    np.testing.assert_allclose(totals, w, rtol=1e-6)
+
+
+def test_pruning_keeps_the_most_probable_class_of_a_flat_row():
+    flat = _pruned(np.full((1, 2000), 1 / 2000))  # every class below the threshold
+    assert np.isfinite(flat).all() and np.isclose(flat.sum(), 1.0)
+    sharp = _pruned(np.array([[0.9995, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4]]))
+    np.testing.assert_allclose(sharp, [[1, 0, 0, 0, 0, 0]])
 
 
 def test_temperature_changes_the_fitted_targets(forest_task):
