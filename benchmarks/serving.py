@@ -78,7 +78,12 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 import skdistill  # noqa: E402
 from skdistill import DistilledClassifier  # noqa: E402
-from quality import HGB_DISTIL, HGB_STUDENT_ITER, TREE_STUDENT_DEPTH  # noqa: E402  (benchmarks/, beside this script)
+from quality import (  # noqa: E402  (benchmarks/, beside this script)
+    HGB_DISTIL,
+    HGB_STUDENT_ITER,
+    TREE_STUDENT_DEPTH,
+    NanPipeline,  # a Pipeline teacher that declares allow_nan
+)
 
 SEED = 0
 THREADS = (1, 2)
@@ -135,20 +140,6 @@ def load(name):
         cats=cats, nums=[c for c in df.columns if c not in cats], kind=kind,
     )
     return X_tr, X_te, y_tr, y_te, info
-
-
-class NanPipeline(Pipeline):
-    """A Pipeline that declares ``allow_nan`` (its ColumnTransformer imputes).
-
-    scikit-learn's Pipeline never advertises ``allow_nan`` and skdistill
-    trusts that tag, refusing X with NaN for a plain Pipeline teacher
-    (the same workaround as in benchmarks/quality.py).
-    """
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
 
 
 def make_teachers(info, trees):
