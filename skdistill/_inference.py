@@ -37,6 +37,7 @@ from torch import nn
 from ._preprocessing import (
     MISSING_CATEGORY,
     PiecewiseLinearEncoder,
+    _ZERO32,
     _as_categories,
     _as_float,
     _float32_params,
@@ -610,13 +611,9 @@ def numpy_forward(layers, Z):
         h = np.dot(h, w_t)
         h += b
         if relu:
-            np.maximum(h, _ZEROS.get(h.dtype.char, 0), out=h)
+            np.maximum(h, _ZERO32, out=h)  # a 0-d zero: a Python 0 is converted on every call
         h = h.astype(np.float32)
     return h
-
-
-#: 0-d zeros per dtype: ``np.maximum(h, 0)`` converts the Python 0 on every call
-_ZEROS = {c: np.zeros((), c) for c in "fd"}
 
 
 def predict_chunked(X, n_rows, encode, forward, chunk_rows=None, check=True):
