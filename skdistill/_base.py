@@ -119,7 +119,7 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
         "student": "no_validation",
         "hidden_layer_sizes": [StrOptions({"auto"}), "array-like"],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
@@ -327,6 +327,16 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _criterion(self):
         """The loss class of the student (a :class:`torch.nn.Module` class)."""
+
+    @abstractmethod
+    def _auto_max_epochs(self):
+        """The epochs that ``max_epochs="auto"`` trains, from the fitted state set so far."""
+
+    def _max_epochs(self):
+        """``max_epochs`` as an int: itself, or :meth:`_auto_max_epochs` for "auto"."""
+        if isinstance(self.max_epochs, str):
+            return self._auto_max_epochs()
+        return int(self.max_epochs)
 
     @abstractmethod
     def _criterion_params(self):
@@ -657,7 +667,7 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
             n_outputs=n_outputs,
             hidden_layer_sizes=architecture["hidden_layer_sizes"] if saved else self.hidden_layer_sizes,
             dropout=architecture["dropout"] if saved else self.dropout,
-            max_epochs=self.max_epochs,
+            max_epochs=self._max_epochs(),
             batch_size=self.batch_size,
             lr=self.lr,
             weight_decay=self.weight_decay,

@@ -45,11 +45,11 @@ class DistilledRegressor(RegressorMixin, BaseDistiller):
     loss : {"squared_error", "huber"}, default="squared_error"
     huber_delta : float > 0, default=1.0
         Huber threshold, in standardized target units.
-    max_epochs : int, default=30
-        Epochs over the transfer set. Twice :class:`DistilledClassifier`'s
-        default: on the regression quality benchmark
-        (``benchmarks/quality.py``), 15 epochs were slightly worse on every
-        dataset and teacher.
+    max_epochs : "auto" or int, default="auto"
+        Epochs over the transfer set; "auto" is 30 (:attr:`AUTO_MAX_EPOCHS`),
+        twice :class:`DistilledClassifier`'s for two classes: on the
+        regression quality benchmark (``benchmarks/quality.py``), 15 epochs
+        were slightly worse on every dataset and teacher.
     early_stopping : bool or {"loss", "teacher_mse"}, default=False
         As in :class:`DistilledClassifier`; ``"teacher_mse"`` monitors the
         mean squared error to the teacher's predictions (standardized units),
@@ -99,6 +99,9 @@ random_state, verbose
     """
 
     _task = "regression"
+
+    #: Epochs of ``max_epochs="auto"``.
+    AUTO_MAX_EPOCHS = 30
     _fitted_attributes = (*BaseDistiller._fitted_attributes, "target_mean_", "target_scale_", "_y_ndim_")
 
     _parameter_constraints = {
@@ -119,7 +122,7 @@ random_state, verbose
         student=None,
         hidden_layer_sizes="auto",
         dropout=0.0,
-        max_epochs=30,
+        max_epochs="auto",
         batch_size=256,
         lr=1e-3,
         weight_decay=1e-5,
@@ -219,6 +222,9 @@ random_state, verbose
 
     def _criterion(self):
         return RegressionDistillationLoss
+
+    def _auto_max_epochs(self):
+        return self.AUTO_MAX_EPOCHS
 
     def _criterion_params(self):
         return {"alpha": float(self.alpha), "loss": self.loss, "delta": float(self.huber_delta)}

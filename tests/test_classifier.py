@@ -410,6 +410,23 @@ def test_student_is_skorch_net_and_hidden_sizes_settable(binary_data):
     assert len(est.student_.history) == FAST["max_epochs"]
 
 
+@pytest.mark.parametrize("n_classes, epochs", [(2, 15), (3, 30), (5, 30)])
+def test_auto_max_epochs_follow_the_number_of_classes(n_classes, epochs):
+    X, y = make_classification(n_samples=60, n_features=6, n_informative=4, n_classes=n_classes, random_state=0)
+    fast = {k: v for k, v in FAST.items() if k != "max_epochs"}
+    est = DistilledClassifier(LogisticRegression(), **{**fast, "hidden_layer_sizes": (4,)})
+    assert est.max_epochs == "auto"
+    est.fit(X, y)
+    assert est.max_epochs == "auto"  # the parameter is left as passed
+    assert len(est.student_.history) == epochs == est.student_.max_epochs
+    assert DistilledClassifier.AUTO_MAX_EPOCHS["binary" if n_classes == 2 else "multiclass"] == epochs
+    # the cosine schedule anneals over the epochs actually trained
+    scheduler = dict(est.student_.callbacks_)["lr_scheduler"]
+    assert scheduler.kwargs["T_max"] == epochs
+    # an integer is used as given
+    assert len(clone(est).set_params(max_epochs=2).fit(X, y).student_.history) == 2
+
+
 def test_auto_hidden_sizes_follow_data(binary_data):
     X, y = binary_data
     est = DistilledClassifier(LogisticRegression(), **{**FAST, "hidden_layer_sizes": "auto"}).fit(X, y)

@@ -160,3 +160,14 @@ def test_augmentation_and_pickle(reg_data):
     est = DistilledRegressor(teacher, **{**FAST, "augment": "munge"}).fit(X, y)
     assert est.n_transfer_ > len(X)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).predict(X), est.predict(X))
+
+
+def test_auto_max_epochs_is_thirty(reg_data):
+    X, y = reg_data
+    fast = {k: v for k, v in FAST.items() if k != "max_epochs"}
+    est = DistilledRegressor(LinearRegression(), **{**fast, "hidden_layer_sizes": (4,)}).fit(X[:60], y[:60])
+    assert est.max_epochs == "auto"
+    assert len(est.student_.history) == DistilledRegressor.AUTO_MAX_EPOCHS == 30
+    with pytest.raises(ValueError, match="max_epochs"):
+        DistilledRegressor(LinearRegression(), max_epochs="many").fit(X, y)
+
