@@ -340,6 +340,7 @@ def onnx_graph(g, z, student, n_inputs, opsets):
             f"to_onnx could not convert the scikit-learn student {type(est).__name__} with "
             f"skl2onnx ({why}); predict with the estimator, or save it with skops.io"
         ) from exc
+    _exact_hist_thresholds(sub, est)
     graph = g.inline(sub, z)
     if student.mode == "weights":
         proba = graph.output[1].name  # (label, probabilities)
@@ -355,3 +356,58 @@ def onnx_graph(g, z, student, n_inputs, opsets):
     if width == 1:  # the logit difference: logits [0, T * u]
         raw = g.op("Concat", [g.op("Sub", [raw, raw]), raw], axis=1)
     return raw
+
+
+def _exact_hist_thresholds(model, est):
+    """Make the float32 splits of converted HistGradientBoosting trees decide as the model does.
+
+    HistGradientBoosting sends a row left when its float64 value is at most
+    a float64 threshold; skl2onnx writes the threshold rounded to float32,
+    and where it rounds up the float32 inputs equal to the rounded value go
+    the other way (a threshold between 1 - 2**-24 and 1, common under the
+    piecewise-linear encoding, sends the rows at 1 left). Each ``BRANCH_LEQ``
+    threshold of the ONNX ``model``'s tree ensembles (edited in place)
+    becomes the largest float32 not above its float64 threshold, found by
+    feature and rounded value among the thresholds of ``est`` (or of every
+    model of a MultiOutputRegressor). Other models are left alone.
+
+    Raises
+    ------
+    TypeError
+        If a split of the ONNX model matches no threshold of the model, or
+        two that would need different float32 thresholds.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    models = est.estimators_ if isinstance(est, MultiOutputRegressor) else [est]
+    if not all(isinstance(m, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)) for m in models):
+        return
+    exact = {}  # (feature, float32 threshold) -> the float32 thresholds that decide as the float64 ones
+    for m in models:
+        for predictors in m._predictors:
+            for predictor in predictors:
+                splits = predictor.nodes[predictor.nodes["is_leaf"] == 0]
+                t64 = splits["num_threshold"]
+                t32 = t64.astype(np.float32)
+                below = np.where(t32 > t64, np.nextafter(t32, np.float32(-np.inf)), t32)
+                for feature, rounded, kept in zip(splits["feature_idx"].tolist(), t32.tolist(), below.tolist()):
+                    exact.setdefault((feature, rounded), set()).add(kept)
+    for node in model.graph.node:
+        if node.op_type not in ("TreeEnsembleRegressor", "TreeEnsembleClassifier"):
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        values = list(attrs["nodes_values"].floats)
+        for i, (feature, mode) in enumerate(zip(attrs["nodes_featureids"].ints, attrs["nodes_modes"].strings)):
+            if mode != b"BRANCH_LEQ":
+                continue
+            kept = exact.get((feature, values[i]), ())
+            if len(kept) != 1:
+                raise TypeError(
+                    f"to_onnx: a split of the converted {type(models[0]).__name__} student (feature "
+                    f"{feature}, threshold {values[i]!r}) matches {len(kept)} of its thresholds; it cannot "
+                    "be exported exactly"
+                )
+            values[i] = next(iter(kept))
+        del attrs["nodes_values"].floats[:]
+        attrs["nodes_values"].floats.extend(values)
+

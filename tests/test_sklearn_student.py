@@ -298,8 +298,15 @@ def test_save_student_raises_a_clear_error(forest_task):
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize(
-    "student", [DecisionTreeRegressor(max_depth=4), Ridge(), DecisionTreeClassifier(max_depth=4)],
-    ids=["tree-logits", "ridge-logits", "tree-weights"],
+    "student",
+    [
+        DecisionTreeRegressor(max_depth=4),
+        Ridge(),
+        DecisionTreeClassifier(max_depth=4),
+        HistGradientBoostingRegressor(max_iter=20),
+        HistGradientBoostingClassifier(max_iter=20),
+    ],
+    ids=["tree-logits", "ridge-logits", "tree-weights", "hgb-logits", "hgb-weights"],
 )
 def test_to_onnx_reproduces_a_classifier_student(student, n_classes):
     pytest.importorskip("skl2onnx")
@@ -320,6 +327,21 @@ def test_to_onnx_reproduces_a_regression_tree_student():
     teacher = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, y)
     est = DistilledRegressor(teacher, student=DecisionTreeRegressor(max_depth=5), random_state=0).fit(X, y)
     assert to_onnx(est, X_sample=X).graph.output[0].name == "predictions"
+
+
+def test_to_onnx_reproduces_a_boosted_regression_student_with_missing_values():
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    X, y = make_regression(n_samples=300, n_features=5, random_state=0)
+    X[::6, 2] = np.nan  # the trees route missing values; the export must too
+    teacher = HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(X, y)
+    est = DistilledRegressor(
+        teacher, student=HistGradientBoostingRegressor(max_iter=20), augment=None, random_state=0
+    ).fit(X, y)
+    model = to_onnx(est, X_sample=X)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, onnx_inputs(model, X))[0].ravel()
+    np.testing.assert_allclose(got, est.predict(X), rtol=1e-5, atol=1e-4 * np.std(y))
 
 
 def test_to_onnx_raises_when_the_converter_fails():
