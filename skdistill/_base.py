@@ -751,14 +751,21 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
         X = values if values is not None else self._check_X(X, reset=False)
         if "_sklearn_student_" in self.__dict__:  # a scikit-learn student (_sklearn_student.py)
             return predict_chunked(X, X.shape[0], self._encoder(), self._sklearn_student_.raw_predict)
-        module, device = self.student_.module_, net_device(self.student_)
-        # float64 sums: the same outputs for a row however it is batched (numpy_forward)
-        layers = mlp_layers(module, np.float64) if device.type == "cpu" else None
+        net = self.student_
+        module = net.module_
+        # float64 sums: the same outputs for a row however it is batched (numpy_forward);
+        # the string test first: a torch.device costs about a microsecond to build
+        on_cpu = net.device == "cpu" or net_device(net).type == "cpu"
+        layers = mlp_layers(module, np.float64) if on_cpu else None
         compiled = getattr(self, "_compiled_encoder_", None)
+        if compiled is not None and layers is not None and X.shape[0] <= _inference.COMPILED_CHUNK_ROWS:
+            return numpy_forward(layers, compiled.transform(X))  # one chunk (one-row serving)
         if layers is not None:
             def forward(Z):
                 return numpy_forward(layers, Z)
         else:
+            device = net_device(net)
+
             def forward(Z):
                 return predict_raw(module, Z, device)
         if compiled is not None and layers is not None:  # all numpy: cache-sized chunks, no re-check

@@ -1,5 +1,6 @@
 """DistilledClassifier: a small neural student that answers like a classifier."""
 
+import math
 import numbers
 
 import numpy as np
@@ -377,7 +378,19 @@ scikit-learn estimator
 
 
 def softmax(z):
-    """Row-wise softmax of a float64 array, in place (ufunc reductions: few calls for one row)."""
+    """Row-wise softmax of a float64 array, in place (ufunc reductions: few calls for one row).
+
+    One row of a few classes is computed on Python floats (a third of the
+    cost of numpy's per-call overhead on a 1-row array; the same values to
+    within an ulp).
+    """
+    if z.shape[0] == 1 and z.shape[1] <= 8:
+        row = z[0].tolist()
+        top = max(row)
+        e = [math.exp(v - top) for v in row]
+        total = math.fsum(e)
+        z[0] = [v / total for v in e]
+        return z
     z -= np.maximum.reduce(z, axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= np.add.reduce(z, axis=1, keepdims=True)

@@ -482,12 +482,19 @@ def _columns_of(estimator_or_model):
         raise ValueError("this ONNX model was not written by skdistill.to_onnx")
     est = estimator_or_model
     compiled = getattr(est, "_compiled_encoder_", None)
+    names = getattr(est, "feature_names_in_", None)
     if compiled is not None:
+        # kept on the compiled encoder, which every fit replaces (one-row serving: ~5 us a call)
+        cached = compiled.__dict__.get("_onnx_columns")
+        if cached is not None and cached[0] is names and cached[1] == est.n_features_in_:
+            return cached[2]
         numeric, categorical = compiled.numeric, compiled.categorical
     else:
         _, numeric, categorical = _parse_preprocessor(est.preprocessor_)
-    names = getattr(est, "feature_names_in_", None)
-    return _Columns(numeric, categorical, est.n_features_in_, None if names is None else list(names))
+    cols = _Columns(numeric, categorical, est.n_features_in_, None if names is None else list(names))
+    if compiled is not None:
+        compiled._onnx_columns = (names, est.n_features_in_, cols)
+    return cols
 
 
 def _select_frame(X, cols):

@@ -280,3 +280,17 @@ def test_feed_of_few_rows_equals_the_general_feed(named_student, monkeypatch):
     assert "__missing__" in set(fast["X_categorical"].ravel())
     got = _run(to_onnx(est), fast)
     np.testing.assert_allclose(got, est.predict_proba(X_test), atol=1e-5, rtol=0)
+
+
+def test_onnx_inputs_follows_a_refit_with_other_columns():
+    # the column layout is cached per fit: a refit on other columns gets its own
+    X, y = make_classification(n_samples=80, n_features=5, random_state=0)
+    est = DistilledClassifier(LogisticRegression(), hidden_layer_sizes=(4,), max_epochs=1,
+                              augment=None, random_state=0)
+    est.fit(pd.DataFrame(X[:, :4], columns=list("abcd")), y)
+    assert onnx_inputs(est, pd.DataFrame(X[:2, :4], columns=list("abcd")))["X_numeric"].shape == (2, 4)
+    est.fit(pd.DataFrame(X, columns=list("vwxyz")), y)
+    feed = onnx_inputs(est, pd.DataFrame(X[:2, ::-1], columns=list("zyxwv")))  # by name, any order
+    np.testing.assert_array_equal(feed["X_numeric"], X[:2])
+    with pytest.raises(ValueError, match="missing columns"):
+        onnx_inputs(est, pd.DataFrame(X[:2, :4], columns=list("abcd")))

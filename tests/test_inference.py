@@ -373,3 +373,18 @@ def test_frame_values_of_one_row_match_pandas():
     for i in range(len(recoded)):
         row = recoded.iloc[[i]]
         assert [str(v) for v in frame_values(row)[0]] == [str(v) for v in row.to_numpy(dtype=object)[0]]
+
+
+@pytest.mark.parametrize("n_classes", [2, 5, 8, 9, 32])
+def test_softmax_one_row_matches_the_batch(n_classes):
+    # one row of up to 8 classes runs on Python floats, more rows (or classes) through numpy
+    from skdistill._classifier import softmax
+
+    rng = np.random.default_rng(n_classes)
+    z = rng.normal(scale=20, size=(50, n_classes))
+    z[0, 0] = 700.0  # exp would overflow without the shift
+    batch = softmax(z.copy())
+    rows = np.vstack([softmax(z[i : i + 1].copy()) for i in range(len(z))])
+    np.testing.assert_allclose(rows, batch, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(batch.sum(axis=1), 1.0, rtol=1e-13)
+    assert np.all(batch >= 0) and batch[0, 0] == pytest.approx(1.0)
