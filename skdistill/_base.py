@@ -287,9 +287,9 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
         if names is None:  # fitted without names: a frame without string labels reads by position
             if compiled.categorical or X.shape[1] != self.n_features_in_ or not X.columns.is_unique:
                 return None
-            if any(isinstance(c, str) for c in X.columns):
+            if type(X.columns) is not pd.RangeIndex and any(isinstance(c, str) for c in X.columns):
                 return None  # scikit-learn warns (or raises for mixed labels): the full path does
-            if not all(d.kind in "iuf" for d in X.dtypes):
+            if not all(d.kind in "iuf" for d in _frame_dtypes(X)):
                 return None
         elif X.shape[1] != len(names) or X.columns.tolist() != names.tolist():  # lists: no pandas Index
             return None
@@ -799,6 +799,18 @@ class BaseDistiller(BaseEstimator, metaclass=ABCMeta):
             labeling_batch_size=self.labeling_batch_size,
         )
         return adapter.outputs(X)
+
+
+def _frame_dtypes(X):
+    """The dtypes of a DataFrame's columns (some once per block of pandas' block manager).
+
+    ``X.dtypes`` builds a Series, about 40 us on one row of modeldata/cells;
+    the blocks are private to pandas, so anything unexpected falls back to it.
+    """
+    try:
+        return [block.dtype for block in X._mgr.blocks]
+    except AttributeError:  # pragma: no cover - another pandas
+        return list(X.dtypes)
 
 
 def _values_allowed(X, allow_nan):

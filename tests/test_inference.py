@@ -311,7 +311,9 @@ def test_frames_without_string_labels_take_the_fast_path_for_a_student_fitted_on
     assert est._plain_frame_values(mixed_labels) is None
     with pytest.raises(TypeError, match="Feature names are only supported if all input features"):
         est.predict(mixed_labels)
-    for odd in (frame.iloc[:, :5], frame.set_axis([0, 1, 2, 3, 4, 4], axis=1), frame.astype({1: bool})):
+    odds = (frame.iloc[:, :5], frame.set_axis([0, 1, 2, 3, 4, 4], axis=1), frame.astype({1: bool}),
+            frame.astype({4: object}), frame.astype({0: "category"}))
+    for odd in odds:
         assert est._plain_frame_values(odd) is None
     with pytest.raises(ValueError, match="features"):
         est.predict(frame.iloc[:, :5])
