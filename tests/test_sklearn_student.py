@@ -131,6 +131,25 @@ def test_weighted_rows_skip_negligible_classes_and_keep_each_rows_weight():
     np.testing.assert_allclose(totals, w, rtol=1e-6)
 
 
+def test_auto_early_stopping_is_decided_on_the_transfer_rows_not_their_replicas():
+    # 3000 rows, 5 classes: ~15000 weighted replicas, over the 10000 rows above which
+    # early_stopping="auto" turns on; on the 3000 rows themselves it stays off
+    X, y = make_classification(n_samples=3000, n_features=6, n_informative=4, n_classes=5, random_state=0)
+    teacher = LogisticRegression(max_iter=1000).fit(X, y)  # no probability pruned to 0
+    student = HistGradientBoostingClassifier(max_iter=5, random_state=0)
+    est = DistilledClassifier(teacher, student=student, augment=None).fit(X, y)
+    assert not est.student_.do_early_stopping_ and est.student_.n_iter_ == 5
+    assert student.early_stopping == "auto"  # the user's student is left alone
+    # an explicit choice is kept
+    on = clone(student).set_params(early_stopping=True)
+    assert DistilledClassifier(teacher, student=on, augment=None).fit(X, y).student_.do_early_stopping_
+    # above 10000 transfer rows "auto" turns it on, as for the model fit on those rows
+    X_big, y_big = make_classification(n_samples=12000, n_features=6, n_informative=4, random_state=0)
+    teacher_big = LogisticRegression(max_iter=1000).fit(X_big, y_big)
+    big = DistilledClassifier(teacher_big, student=clone(student), augment=None).fit(X_big, y_big)
+    assert big.student_.do_early_stopping_
+
+
 def test_pruning_keeps_the_most_probable_class_of_a_flat_row():
     flat = _pruned(np.full((1, 2000), 1 / 2000))  # every class below the threshold
     assert np.isfinite(flat).all() and np.isclose(flat.sum(), 1.0)
