@@ -57,7 +57,7 @@ How it learns the teacher:
   sharpened back to temperature 1 in the same way: the logits are
   ``T * log p``. A HistGradientBoosting student's ``early_stopping="auto"``
   is decided on the transfer rows, not on their replicas (see
-  :func:`_resolve_auto_early_stopping`).
+  ``_resolve_auto_early_stopping``).
 
 Both were measured on two real tables (docs/user_guide.rst): about as close
 to the teacher (the weighted classifier slightly closer with five classes),
