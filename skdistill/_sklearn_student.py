@@ -238,9 +238,9 @@ def _resolve_auto_early_stopping(est, n_rows):
     on the rows would not, and hold out a random tenth of the replicas
     (taking some of a row's classes away from its target).
     """
-    if type(est).__name__.startswith("HistGradientBoosting") and (
-        isinstance(getattr(est, "early_stopping", None), str) and est.early_stopping == "auto"
-    ):
+    from sklearn.ensemble import HistGradientBoostingClassifier  # not at import: start-up cost
+
+    if isinstance(est, HistGradientBoostingClassifier) and est.early_stopping == "auto":
         est.set_params(early_stopping=n_rows > HGB_AUTO_EARLY_STOPPING_ROWS)
 
 
