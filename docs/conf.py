@@ -92,6 +92,12 @@ BENCHMARK_TABLES = [
         "python benchmarks/quality.py --splits 3 "
         "--rows hgb_labels,hgb_distil,tree_labels,tree_distil --out docs/benchmark_sklearn_students.md",
     ),
+    (
+        "scikit-learn students distilled from a stacked teacher (HistGradientBoosting + forest + LightGBM)",
+        "benchmark_stack_students.md",
+        "python benchmarks/quality.py --teachers STACK --splits 3 "
+        "--rows hgb_labels,hgb_distil,tree_labels,tree_distil --out docs/benchmark_stack_students.md",
+    ),
     ("Speed", "benchmark_speed.md", "python benchmarks/speed.py"),
     (
         "Serving: the student vs the teacher compiled (treelite, lleaves, onnxruntime)",

@@ -139,3 +139,29 @@ def test_sklearn_student_rows_are_built_when_named_and_summarised(quality):
     _, agg = quality.classification_summary(df)
     assert agg["hgb_distil_beats_labels"] == "1/2" and agg["tree_distil_beats_labels"] == "1/2"
     assert agg["median_retention_hgb_distil"] == pytest.approx(np.median([0.88 / 0.9, 0.81 / 0.8]))
+    assert agg["hgb_distil_beats_labels_by_teacher"] == "HGB 1/2"
+    # per teacher: wins and median retention of the distilled model
+    df2 = pd.concat([df, df.assign(teacher="STACK", accuracy=[0.9, 0.85, 0.86, 0.8, 0.81, 0.8, 0.82, 0.83, 0.7, 0.75])])
+    _, agg = quality.classification_summary(df2)
+    assert agg["hgb_distil_beats_labels"] == "3/4"
+    assert agg["hgb_distil_beats_labels_by_teacher"] == "HGB 1/2, STACK 2/2"
+    assert agg["hgb_distil_retention_by_teacher"] == (
+        f"HGB {np.median([0.88 / 0.9, 0.81 / 0.8]):.4f}, STACK {np.median([0.86 / 0.9, 0.83 / 0.8]):.4f}"
+    )
+    lines = quality._pair_lines(agg, "accuracy")
+    assert "(by teacher: HGB 1/2, STACK 2/2)" in lines[0]
+
+
+def test_teachers_are_chosen_by_name(quality):
+    from sklearn.ensemble import StackingClassifier, StackingRegressor
+
+    assert list(quality.teachers("classification", False)) == ["HGB", "RF500", "LGBM"]
+    assert list(quality.teachers("regression", False)) == ["HGB", "RF500"]
+    picked = quality.teachers("classification", False, names=["STACK", "HGB"])
+    assert list(picked) == ["STACK", "HGB"]
+    stack = picked["STACK"]()[-1]
+    assert isinstance(stack, StackingClassifier)
+    assert [name for name, _ in stack.estimators] == ["hgb", "rf", "lgbm"]
+    # LightGBM is a classification teacher only; the stack stacks it in regression too
+    assert list(quality.teachers("regression", False, names=["LGBM", "STACK"])) == ["STACK"]
+    assert isinstance(quality.teachers("regression", False, names=["STACK"])["STACK"]()[-1], StackingRegressor)
