@@ -288,20 +288,26 @@ def rf_pipeline(task, n_trees, seed=SEED):
     return NanPipeline([("pre", pre), ("rf", forest)])
 
 
+def _member_builders(task, seed):
+    """Builders of the single-model teachers, also the members of ``STACK``."""
+    clf = task == "classification"
+    hgb = HistGradientBoostingClassifier if clf else HistGradientBoostingRegressor
+    lgbm = LGBMClassifier if clf else LGBMRegressor
+    return {
+        "HGB": lambda: hgb(categorical_features="from_dtype", random_state=seed),
+        "RF500": lambda: rf_pipeline(task, 500, seed),
+        "LGBM": lambda: lgbm(verbose=-1, random_state=seed, n_jobs=N_JOBS),
+    }
+
+
 def stack_teacher(task, seed=SEED):
     """The ``STACK`` teacher: HistGradientBoosting, the RandomForest(500) pipeline and LightGBM,
     stacked by scikit-learn (5-fold out-of-fold predictions; logistic regression / RidgeCV on top)."""
-    clf = task == "classification"
-    hgb = (HistGradientBoostingClassifier if clf else HistGradientBoostingRegressor)
-    lgbm = (LGBMClassifier if clf else LGBMRegressor)
-    base = [
-        ("hgb", hgb(categorical_features="from_dtype", random_state=seed)),
-        ("rf", rf_pipeline(task, 500, seed)),
-        ("lgbm", lgbm(verbose=-1, random_state=seed, n_jobs=N_JOBS)),
-    ]
+    members = _member_builders(task, seed)
+    base = [(name, members[key]()) for name, key in (("hgb", "HGB"), ("rf", "RF500"), ("lgbm", "LGBM"))]
     stack = (
         StackingClassifier(base, final_estimator=LogisticRegression(max_iter=1000), cv=5)
-        if clf
+        if task == "classification"
         else StackingRegressor(base, final_estimator=RidgeCV(), cv=5)
     )
     return NanPipeline([("stack", stack)])  # every base model takes NaN (imputed or native)
@@ -314,19 +320,12 @@ ALL_TEACHERS = ("HGB", "RF500", "LGBM", "STACK")
 
 def teachers(task, quick, seed=SEED, names=None):
     """Builders of the teachers ``names`` (default :data:`DEFAULT_TEACHERS`) for ``task``."""
+    builders = _member_builders(task, seed)
     if quick:
-        make = HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
-        return {"HGB": lambda: make(categorical_features="from_dtype", random_state=seed)}
-    clf = task == "classification"
-    builders = {
-        "HGB": lambda: (HistGradientBoostingClassifier if clf else HistGradientBoostingRegressor)(
-            categorical_features="from_dtype", random_state=seed
-        ),
-        "RF500": lambda: rf_pipeline(task, 500, seed),
-        "STACK": lambda: stack_teacher(task, seed),
-    }
-    if clf:
-        builders["LGBM"] = lambda: LGBMClassifier(verbose=-1, random_state=seed, n_jobs=N_JOBS)
+        return {"HGB": builders["HGB"]}
+    if task != "classification":
+        del builders["LGBM"]  # a classification teacher only (the stack has it in both tasks)
+    builders["STACK"] = lambda: stack_teacher(task, seed)
     names = DEFAULT_TEACHERS[task] if names is None else [n for n in names if n in builders]
     return {n: builders[n] for n in names}
 
