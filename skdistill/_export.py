@@ -247,22 +247,28 @@ def _bins_block(g, x, imp, ple):
     return g.op("Transpose", [zt], perm=[1, 0])
 
 
-def _onehot_block(g, xcat, enc, positions):
-    """One-hot columns of the encoder; xcat is string [N, n_categorical]."""
-    outs = []
-    for pos, (mapping, unknown, n_out) in zip(positions, onehot_layout(enc)):
-        if n_out == 0:
-            continue
-        col = g.op("Gather", [xcat, g.const(np.int64(pos))], axis=1)
+def _onehot_block(g, xcat, enc, positions, n_categorical):
+    """One-hot columns of the encoder, one float block; xcat is string [N, n_categorical].
+
+    One Split gives each column as [N, 1], a LabelEncoder per column its
+    code (same shape) and an Equal against the codes its one-hot block; the
+    boolean blocks are concatenated and cast once. Few nodes matter: at one
+    row onnxruntime's cost is mostly per node.
+    """
+    layout = [(pos, *out) for pos, out in zip(positions, onehot_layout(enc)) if out[2] > 0]
+    if not layout:
+        return []
+    columns = [xcat] if n_categorical == 1 else g.op("Split", [xcat], n_out=n_categorical, axis=1)
+    hots = []
+    for pos, mapping, unknown, n_out in layout:
         code = g.op(
-            "LabelEncoder", [col], domain="ai.onnx.ml",
+            "LabelEncoder", [columns[pos]], domain="ai.onnx.ml",
             keys_strings=list(mapping), values_int64s=list(mapping.values()),
             default_int64=-1 if unknown is None else unknown,
         )
-        code = g.op("Unsqueeze", [code, g.const(np.array([1], dtype=np.int64))])
-        hot = g.op("Equal", [code, g.const(np.arange(n_out, dtype=np.int64))])
-        outs.append(g.op("Cast", [hot], to=1))  # float
-    return outs
+        hots.append(g.op("Equal", [code, g.const(np.arange(n_out, dtype=np.int64))]))
+    hot = hots[0] if len(hots) == 1 else g.op("Concat", hots, axis=1)
+    return [g.op("Cast", [hot], to=1)]  # float
 
 
 # ----------------------------------------------------------------------
@@ -394,7 +400,7 @@ def to_onnx(estimator, path=None, X_sample=None):
     for block in blocks:
         kind, cols = block[0], block[1]
         if kind == "onehot":
-            parts.extend(_onehot_block(g, "X_categorical", block[2], [cat_pos[c] for c in cols]))
+            parts.extend(_onehot_block(g, "X_categorical", block[2], [cat_pos[c] for c in cols], len(categorical)))
             continue
         idx = [num_pos[c] for c in cols]
         x = "X_numeric"

@@ -198,6 +198,30 @@ class _NanOK(ClassifierMixin, BaseEstimator):
         return tags
 
 
+@pytest.mark.parametrize("n_categorical", [1, 2])
+def test_one_or_few_categorical_columns(n_categorical):
+    # the graph splits X_categorical into its columns (a single one needs no Split)
+    rng = np.random.RandomState(1)
+    X = pd.DataFrame({"a": rng.normal(size=300), "k0": pd.Categorical(rng.choice(list("xyz"), 300))})
+    cats = ["k0"]
+    if n_categorical == 2:
+        X["k1"] = pd.Series(rng.choice(["p", "q"], size=300), dtype=object)
+        cats.append("k1")
+    y = ((X["a"] + (X["k0"] == "x")) > 0.5).astype(int)
+    teacher = make_pipeline(
+        ColumnTransformer([("cat", OneHotEncoder(), cats), ("num", "passthrough", ["a"])]),
+        LogisticRegression(),
+    )
+    est = DistilledClassifier(teacher, alpha=0.5, **SMALL).fit(X, y)
+    model = to_onnx(est, X_sample=X[:50])
+    assert sum(n.op_type == "Split" for n in model.graph.node) == (n_categorical > 1)
+    X_test = X[:40].copy()
+    X_test["k0"] = X_test["k0"].cat.add_categories(["new"])
+    X_test.loc[0, "k0"], X_test.loc[1, "k0"] = "new", np.nan
+    got = _run(model, onnx_inputs(est, X_test))
+    np.testing.assert_allclose(got, est.predict_proba(X_test), atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("numeric_encoding", ["piecewise_linear", "quantile"])
 def test_both_numeric_encodings_export(numeric_encoding):
     rng = np.random.RandomState(0)
