@@ -1,6 +1,5 @@
 """DistilledClassifier: a small neural student that answers like a classifier."""
 
-import math
 import numbers
 
 import numpy as np
@@ -380,16 +379,21 @@ scikit-learn estimator
 def softmax(z):
     """Row-wise softmax of a float64 array, in place (ufunc reductions: few calls for one row).
 
-    One row of a few classes is computed on Python floats: numpy's per-call
-    overhead dominates on a 1-row array (two classes: about 2 instead of 5.5
-    us here); the values agree with the numpy path to within an ulp or so.
+    A row gets the same bits alone as in a batch. One row of two classes (the
+    common one-row serving case) runs the batch path's operations with
+    Python floats where they round alike (the subtraction, the sum of two
+    values, the division) and numpy's ``exp`` where they may not: numpy's
+    vectorized ``exp`` (AVX-512) and ``math.exp`` can differ in the last bit.
+    About 2 instead of 3.8 us here.
     """
-    if z.shape[0] == 1 and z.shape[1] <= 8:
-        row = z[0].tolist()
-        top = max(row)
-        e = [math.exp(v - top) for v in row]
-        total = math.fsum(e)
-        z[0] = [v / total for v in e]
+    if z.shape[0] == 1 and z.shape[1] == 2:
+        a, b = z[0].tolist()
+        top = a if a >= b else b
+        z[0] = (a - top, b - top)
+        np.exp(z, out=z)
+        a, b = z[0].tolist()
+        total = a + b
+        z[0] = (a / total, b / total)
         return z
     z -= np.maximum.reduce(z, axis=1, keepdims=True)
     np.exp(z, out=z)

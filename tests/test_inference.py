@@ -162,10 +162,13 @@ def test_chunked_prediction_equals_one_chunk(mixed_frame, binary_data, monkeypat
     np.testing.assert_array_equal(est.predict(X), est.classes_[whole.argmax(1)])
 
 
-def test_predictions_do_not_depend_on_batching_or_row_order(monkeypatch):
-    # the forward pass sums in float64 (numpy_forward): a row predicted alone,
-    # in a chunk, with the whole set or in another position gets the same bits
-    X, y = make_classification(n_samples=300, n_features=40, random_state=0)
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predictions_do_not_depend_on_batching_or_row_order(monkeypatch, n_classes):
+    # the forward pass sums in float64 (numpy_forward) and the softmax of one
+    # row runs as in a batch: a row predicted alone, in a chunk, with the
+    # whole set or in another position gets the same bits
+    X, y = make_classification(n_samples=300, n_features=40, n_informative=6, n_classes=n_classes,
+                               random_state=0)
     est = DistilledClassifier(LogisticRegression(), **{**FAST, "hidden_layer_sizes": (256, 256)}).fit(X, y)
     whole = est.predict_proba(X)
     one_by_one = np.vstack([est.predict_proba(X[i : i + 1]) for i in range(len(X))])
